@@ -1,0 +1,35 @@
+# Modelyard: `make run` serves the gateway locally, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/modelyard serve
+
+test: $(STAMP) lint
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions tests bench scripts
+	$(BIN)/ruff format --check functions tests bench scripts
+	$(BIN)/mypy functions/modelyard
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix functions tests bench scripts
+	$(BIN)/ruff format functions tests bench scripts
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .aws-sam build dist *.egg-info

@@ -1,0 +1,15 @@
+"""The router Lambda: one FastAPI app, two doors.
+
+- `app`: served by uvicorn under the Lambda Web Adapter (`run.sh`), for response streaming
+  through API Gateway REST (`responseTransferMode: STREAM`).
+- `handler`: Mangum, for API Gateway proxy events (REST v1, HTTP v2) that are buffered
+  anyway, and for `sam local invoke -e events/...`.
+Importing this module creates no AWS client and opens no connection.
+"""
+
+from mangum import Mangum
+
+from modelyard.api.app import create_app
+
+app = create_app()
+handler = Mangum(app, lifespan="off", api_gateway_base_path="/")

@@ -1,0 +1,171 @@
+"""The FastAPI app: thin routes over `Gateway`.
+
+The same app runs under uvicorn locally, under uvicorn behind the Lambda Web Adapter when
+deployed (streaming), and under Mangum for API Gateway proxy events (buffered).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelyard.api import errors
+from modelyard.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
+from modelyard.api.sse import EventStreamResponse
+from modelyard.errors import InvalidRequest, PayloadTooLarge
+from modelyard.gateway import Gateway, StreamResponse, new_request_id
+from modelyard.settings import Settings, get_settings
+
+access_log = logging.getLogger("modelyard.access")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 429, 502, 504)
+}
+
+class RequestIdMiddleware:
+    """Gives every request an id (header, logs, ledger) and logs one line per request.
+
+    Pure ASGI, so streamed bodies pass through untouched. Logs no key and no prompt.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(k == b"x-modelyard-request-id" for k, _ in headers):
+                    headers.append((b"x-modelyard-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s %d %.1fms",
+                request_id,
+                scope.get("method"),
+                scope.get("path"),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing anything larger than `max_bytes` before reading it."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        raise InvalidRequest("request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    return body
+
+def create_app(
+    gateway: Gateway | None = None,
+    settings: Settings | None = None,
+    gateway_factory: Callable[[Settings], Gateway] | None = None,
+) -> FastAPI:
+    """The app; the gateway is built on first use unless given (no AWS client at import)."""
+    app = FastAPI(
+        title="Modelyard",
+        version="0.1.0",
+        description="OpenAI-compatible LLM gateway: task routing, fallback, exact cost.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    state: dict[str, Any] = {"gateway": gateway, "settings": settings}
+
+    def current_settings() -> Settings:
+        if state["settings"] is None:
+            state["settings"] = get_settings()
+        return state["settings"]
+
+    def current_gateway() -> Gateway:
+        if state["gateway"] is None:
+            if gateway_factory is None:
+                from modelyard.wiring import build_gateway
+
+                state["gateway"] = build_gateway(current_settings())
+            else:
+                state["gateway"] = gateway_factory(current_settings())
+        return state["gateway"]
+
+    app.state.gateway = current_gateway
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
+    async def list_models(request: Request) -> JSONResponse:
+        gw = current_gateway()
+        key = await gw.authenticate(request.headers.get("authorization"),
+                                    request.headers.get("x-api-key"))
+        return JSONResponse(await gw.models(key))
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        responses=ERROR_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema(
+                    ref_template="#/components/schemas/{model}")}},
+            }
+        },
+    )
+    async def chat_completions(request: Request) -> Response:
+        gw = current_gateway()
+        key = await gw.authenticate(request.headers.get("authorization"),
+                                    request.headers.get("x-api-key"))
+        body = await read_json(request, current_settings().max_body_bytes)
+        try:
+            ChatCompletionRequest.model_validate(body)
+        except ValidationError as exc:
+            message, param = errors.validation_message(exc)
+            raise InvalidRequest(message, param=param) from None
+        outcome = await gw.chat(
+            body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
+        )
+        if isinstance(outcome, StreamResponse):
+            return EventStreamResponse(outcome.chunks, headers=outcome.headers)
+        return Response(
+            json.dumps(outcome.body, separators=(",", ":")),
+            media_type="application/json",
+            headers=outcome.headers,
+        )
+
+    return app

@@ -1,0 +1,53 @@
+"""API keys: generation, hashing, and the record a key resolves to.
+
+Only HMAC-SHA256(pepper, secret) is stored, as the partition key of the key's item, so a
+lookup is one GetItem with no index and no eventual consistency. The pepper lives in Secrets
+Manager on AWS; a stolen table alone cannot be brute-forced offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+KEY_PREFIX = "sk-my-"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    tenant: str
+    key_hash: str
+    name: str = ""
+    created_at: str = ""
+    revoked: bool = False
+    admin: bool = False
+    #: model ids the key may use; empty means every model
+    allowed_models: tuple[str, ...] = field(default_factory=tuple)
+
+    def allows(self, model_id: str) -> bool:
+        return not self.allowed_models or model_id in self.allowed_models
+
+
+def hash_key(secret: str, pepper: str) -> str:
+    return hmac.new(pepper.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_key_id() -> str:
+    return "key_" + secrets.token_hex(8)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (or an x-api-key value)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

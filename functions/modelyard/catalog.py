@@ -1,0 +1,81 @@
+"""The catalog: providers, models, prices and per-task quality scores, as read from ConfigTable.
+
+Plain immutable data; `store.config` loads it and caches it, `routing` and `pricing` read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from modelyard.pricing.prices import Price
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    id: str
+    name: str
+    wire: str  # adapter: "openai" | "anthropic"
+    base_url: str
+    api_key_env: str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    tools: bool = False
+    json: bool = False
+    vision: bool = False
+    streaming: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    provider: str
+    upstream: str
+    kind: str  # "chat" | "embedding"
+    context_window: int
+    max_output_tokens: int
+    capabilities: Capabilities
+    ttft_ms: int
+    tokens_per_second: int
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QualityScore:
+    score: Decimal  # 0..10
+    source: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    providers: dict[str, Provider]
+    models: dict[str, Model]
+    #: every price version per model, oldest first
+    prices: dict[str, tuple[Price, ...]]
+    #: task -> model id -> score
+    quality: dict[str, dict[str, QualityScore]] = field(default_factory=dict)
+    _names: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        names = self._names
+        for model in self.models.values():
+            for name in (model.id, f"{model.provider}/{model.id}", model.upstream, *model.aliases):
+                names.setdefault(name.lower(), model.id)
+
+    def resolve(self, name: str) -> Model | None:
+        """A model by id, provider-qualified id, upstream name or alias (case-insensitive)."""
+        model_id = self._names.get(name.lower())
+        return self.models[model_id] if model_id else None
+
+    def price(self, model_id: str, on: str) -> Price | None:
+        """The price version in force on `on` (ISO date)."""
+        current = None
+        for price in self.prices.get(model_id, ()):
+            if price.effective_from <= on:
+                current = price
+        return current
+
+    def provider_of(self, model: Model) -> Provider:
+        return self.providers[model.provider]

@@ -1,0 +1,305 @@
+"""The gateway's request logic: authenticate, route, execute, price, account.
+
+Transport-free: the API layer hands it parsed bodies and headers and turns what it returns
+into HTTP. Dependencies come in through the constructor, so tests build one with fakes or
+with moto-backed repositories and no patching.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
+from modelyard.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
+from modelyard.providers.base import StreamState
+from modelyard.providers.errors import UpstreamError
+from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
+from modelyard.routing.planner import Candidate, RequestFeatures, RoutePlan, RouteRequest, plan_route
+from modelyard.store.config import ConfigRepository
+from modelyard.usage.events import AttemptRecord, UsageEvent
+from modelyard.usage.publisher import UsagePublisher
+
+logger = logging.getLogger("modelyard.gateway")
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    chunks: AsyncIterator[bytes]
+    headers: dict[str, str]
+
+
+@dataclass
+class RequestContext:
+    """One request's facts as they accumulate, for the response and the usage event."""
+
+    request_id: str
+    key: KeyRecord
+    started: float = field(default_factory=time.monotonic)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    execution: Execution = field(default_factory=Execution)
+
+    @property
+    def day(self) -> str:
+        return self.created_at.strftime("%Y-%m-%d")
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: ConfigRepository,
+        publisher: UsagePublisher,
+        executor: FallbackExecutor,
+        pepper: str,
+    ) -> None:
+        self.config = config
+        self.publisher = publisher
+        self.executor = executor
+        self.pepper = pepper
+
+    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> KeyRecord:
+        secret = bearer_token(authorization) or (api_key or "").strip() or None
+        if not secret:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>'", code="missing_api_key"
+            )
+        if len(secret) > 256:
+            raise AuthenticationFailed("Incorrect API key provided")
+        record = await self.config.key_async(hash_key(secret, self.pepper))
+        if record is None or record.revoked:
+            raise AuthenticationFailed("Incorrect API key provided")
+        return record
+
+    async def models(self, key: KeyRecord) -> dict[str, Any]:
+        from modelyard.routing.policy import AUTO_MODELS
+
+        catalog = await self.config.catalog_async()
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "modelyard"}
+            for name in AUTO_MODELS
+        ]
+        data += [
+            {"id": m.id, "object": "model", "created": 0, "owned_by": m.provider}
+            for m in catalog.models.values()
+            if key.allows(m.id)
+        ]
+        return {"object": "list", "data": data}
+
+    async def plan(
+        self, body: dict[str, Any], key: KeyRecord, header_policy: str | None = None
+    ) -> tuple[RoutePlan, RequestFeatures]:
+        catalog = await self.config.catalog_async()
+        route = RouteRequest.from_body(body, header_policy)
+        features = RequestFeatures.from_chat(body)
+        plan = plan_route(
+            route,
+            features,
+            catalog,
+            allowed=key.allows,
+            healthy=self.executor.breaker.allows,
+            today=datetime.now(UTC).strftime("%Y-%m-%d"),
+        )
+        if not plan.candidates:
+            raise PermissionDenied("no model this key may use can serve the request")
+        return plan, features
+
+    async def chat(
+        self, body: dict[str, Any], key: KeyRecord, request_id: str, header_policy: str | None = None
+    ) -> ChatResponse | StreamResponse:
+        ctx = RequestContext(request_id, key)
+        plan, features = await self.plan(body, key, header_policy)
+        if body.get("stream"):
+            return await self._stream(body, ctx, plan, features)
+        try:
+            candidate, result = await self.executor.chat(plan.candidates, body, ctx.execution)
+        except GatewayError:
+            await self._publish_failure(ctx, plan)
+            raise
+        cost = cost_usd(result.usage, candidate.price)
+        meta = self._meta(ctx, plan, candidate, cost)
+        response = result.body
+        response["modelyard"] = meta
+        await self.publisher.publish(self._event(ctx, plan, candidate, "ok", result.usage, cost))
+        headers = self._headers(ctx, plan, candidate)
+        headers["x-modelyard-cost-usd"] = meta["cost_usd"]
+        return ChatResponse(response, headers)
+
+    # -- streaming -----------------------------------------------------------------------------
+    async def _stream(
+        self, body: dict[str, Any], ctx: RequestContext, plan: RoutePlan, features: RequestFeatures
+    ) -> StreamResponse:
+        try:
+            start = await self.executor.open_stream(plan.candidates, body, ctx.execution)
+        except GatewayError:
+            await self._publish_failure(ctx, plan)
+            raise
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        chunks = self._relay(ctx, plan, features, start, include_usage)
+        return StreamResponse(chunks, self._headers(ctx, plan, start.candidate))
+
+    async def _relay(
+        self,
+        ctx: RequestContext,
+        plan: RoutePlan,
+        features: RequestFeatures,
+        start: StreamStart,
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        """SSE bytes for the client; records exactly one usage event however the stream ends."""
+        state = start.state
+        status = "cancelled"
+        ttft_ms = round((time.monotonic() - start.started) * 1000)
+        try:
+            yield b"data: " + start.first_chunk + b"\n\n"
+            try:
+                async for chunk in start.chunks:
+                    yield b"data: " + chunk + b"\n\n"
+            except UpstreamError as exc:
+                status = "partial"
+                error = {
+                    "message": f"upstream failed mid-stream: {exc.message}",
+                    "type": "upstream_error",
+                    "param": None,
+                    "code": exc.kind.value,
+                }
+                yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
+                return
+            status = "ok"
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _close(start.chunks)
+                usage, estimated = _stream_usage(state, features)
+                cost = cost_usd(usage, start.candidate.price)
+                event = self._event(ctx, plan, start.candidate, status, usage, cost, ttft_ms)
+                event.usage_estimated = estimated
+                event.stream = True
+                await self.publisher.publish(event)
+        if include_usage:
+            final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
+            final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
+            yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+    # -- accounting ----------------------------------------------------------------------------
+    async def _publish_failure(self, ctx: RequestContext, plan: RoutePlan) -> None:
+        if not ctx.execution.reached_upstream:
+            return
+        last = ctx.execution.attempts[-1] if ctx.execution.attempts else None
+        candidate = next(
+            (c for c in plan.candidates if last and c.model.id == last.model), plan.candidates[0]
+        )
+        await self.publisher.publish(
+            self._event(ctx, plan, candidate, "failed", TokenUsage(), Decimal(0))
+        )
+
+    def _event(
+        self,
+        ctx: RequestContext,
+        plan: RoutePlan,
+        candidate: Candidate,
+        status: str,
+        usage: TokenUsage,
+        cost: Decimal,
+        ttft_ms: int | None = None,
+    ) -> UsageEvent:
+        return UsageEvent(
+            request_id=ctx.request_id,
+            tenant=ctx.key.tenant,
+            key_id=ctx.key.key_id,
+            created_at=ctx.created_at.isoformat(),
+            day=ctx.day,
+            status=status,  # type: ignore[arg-type]
+            task=plan.task,
+            policy=plan.policy.name if plan.policy else None,
+            model=candidate.model.id,
+            provider=candidate.provider.id,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost,
+            price_version=candidate.price.version,
+            latency_ms=round((time.monotonic() - ctx.started) * 1000),
+            ttft_ms=ttft_ms,
+            attempts=[AttemptRecord(**a.as_dict()) for a in ctx.execution.attempts],
+        )
+
+    def _meta(
+        self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate, cost: Decimal
+    ) -> dict[str, Any]:
+        return {
+            "request_id": ctx.request_id,
+            "task": plan.task,
+            "model": candidate.model.id,
+            "provider": candidate.provider.id,
+            "attempts": [a.as_dict() for a in ctx.execution.attempts],
+            "cost_usd": format_usd(cost),
+            "route_reason": plan.reason,
+        }
+
+    def _headers(self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate) -> dict[str, str]:
+        return {
+            "x-modelyard-request-id": ctx.request_id,
+            "x-modelyard-task": plan.task,
+            "x-modelyard-model": candidate.model.id,
+            "x-modelyard-provider": candidate.provider.id,
+            "x-modelyard-attempts": str(
+                sum(1 for a in ctx.execution.attempts if a.status != "skipped")
+            ),
+            "x-modelyard-route-reason": _header_safe(plan.reason),
+        }
+
+
+def _stream_usage(state: StreamState, features: RequestFeatures) -> tuple[TokenUsage, bool]:
+    """The provider's usage, or, for a stream cut before it came, an estimate (flagged)."""
+    if state.usage is not None:
+        return state.usage, False
+    return TokenUsage(input_tokens=features.estimated_input_tokens, output_tokens=state.chunks), True
+
+
+def _usage_chunk(first_chunk: bytes, usage: TokenUsage) -> dict[str, Any]:
+    """A usage chunk in the stream's own id and model, for upstreams that sent none."""
+    first = json.loads(first_chunk)
+    return {
+        "id": first.get("id"),
+        "object": "chat.completion.chunk",
+        "created": first.get("created"),
+        "model": first.get("model"),
+        "choices": [],
+        "usage": {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+        },
+    }
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", "replace").decode()[:300]
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

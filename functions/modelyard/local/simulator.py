@@ -1,0 +1,483 @@
+"""SIMULATED upstream providers for local runs, tests and benchmarks. Not a real model.
+
+Speaks the providers' documented wire formats (OpenAI Chat Completions with
+`stream_options.include_usage`; Anthropic Messages with its SSE event types; tool calls, JSON
+mode, each provider's error bodies, Retry-After), non-streaming and streaming; paces itself by each model's time to first token and tokens per second, counts
+calls, and injects the faults of `MODELYARD_SIM_FAULTS`. Every reply says it is simulated
+(`system_fingerprint: "modelyard-simulated"`, header `x-modelyard-simulated: true`).
+
+In-band control for tests: `[sim:tokens=N]` in the last user message sets the reply length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from modelyard.local.faults import Fault, parse_faults, pick_fault
+
+FINGERPRINT = "modelyard-simulated"
+SIM_HEADERS = {"x-modelyard-simulated": "true"}
+DEFAULT_REPLY_TOKENS = 24
+_TOKENS_DIRECTIVE = re.compile(r"\[sim:tokens=(\d{1,5})\]")
+_WORDS = (
+    "the gateway routes each request to a model that fits its task and budget while "
+    "keeping every token accounted for across providers and regions"
+).split()
+
+
+@dataclass(frozen=True, slots=True)
+class SimModel:
+    id: str
+    upstream: str
+    ttft_ms: int
+    tokens_per_second: int
+
+
+class SimulatedFailure(Exception):
+    """Raised inside a response to cut the connection (a reset or a mid-stream failure)."""
+
+
+class Simulator:
+    def __init__(
+        self,
+        models: list[SimModel],
+        *,
+        faults: str | None = None,
+        latency: str = "realistic",
+        retry_after: str = "1",
+        seed: int | None = None,
+    ) -> None:
+        self.models = {m.upstream.lower(): m for m in models} | {m.id.lower(): m for m in models}
+        self.faults = parse_faults(faults)
+        self.latency = latency
+        self.retry_after = retry_after
+        self.rng = random.Random(seed)
+        self.calls: Counter[str] = Counter()
+
+    # -- pacing and content --------------------------------------------------------------------
+    def _model(self, name: str) -> SimModel | None:
+        return self.models.get(name.lower())
+
+    def _delays(self, model: SimModel) -> tuple[float, float]:
+        if self.latency == "zero":
+            return 0.0, 0.0
+        return model.ttft_ms / 1000, 1 / max(model.tokens_per_second, 1)
+
+    def _fault(self, model: SimModel) -> Fault | None:
+        return pick_fault(self.faults, (model.id, model.upstream), self.rng)
+
+    # -- OpenAI wire format --------------------------------------------------------------------
+    async def openai_chat(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _openai_error(400, "We could not parse the JSON body of your request.",
+                                 "invalid_request_error")
+        model = self._model(str(body.get("model", "")))
+        if model is None:
+            return _openai_error(404, f"The model `{body.get('model')}` does not exist",
+                                 "invalid_request_error", code="model_not_found")
+        self.calls[model.id] += 1
+        fault = self._fault(model)
+        if fault is not None and fault.status is not None:
+            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
+            return _openai_error(fault.status, f"simulated {fault.status} from {model.id}",
+                                 _error_type(fault.status), headers=headers)
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        reply = _Reply.build(body, model)
+        ttft, per_token = self._delays(model)
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            chunks = self._openai_stream(reply, ttft, per_token, include_usage, fault)
+            return StreamingResponse(chunks, media_type="text/event-stream", headers=SIM_HEADERS)
+        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+        if fault is not None and fault.kind == "malformed":
+            return Response(b'{"id": "chatcmpl-broken", "choices": [', media_type="application/json")
+        if fault is not None and fault.kind in ("reset", "midstream"):
+            return _CutResponse(reply.openai_completion())
+        return JSONResponse(reply.openai_completion(), headers=SIM_HEADERS)
+
+    async def _openai_stream(
+        self, reply: _Reply, ttft: float, per_token: float, include_usage: bool,
+        fault: Fault | None,
+    ) -> AsyncIterator[bytes]:
+        if fault is not None and fault.kind == "reset":
+            raise SimulatedFailure("connection reset before the first byte")
+        await asyncio.sleep(ttft)
+        if fault is not None and fault.kind == "malformed":
+            yield b"data: {\"id\": \"chatcmpl-broken\", \"choices\": [\n\n"
+            return
+        for i, chunk in enumerate(reply.openai_chunks(include_usage)):
+            if fault is not None and fault.kind == "midstream" and i == 3:
+                raise SimulatedFailure("connection dropped mid-stream")
+            if i > 1 and chunk["choices"] and chunk["choices"][0].get("finish_reason") is None:
+                await asyncio.sleep(per_token)
+            yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+    # -- Anthropic wire format -----------------------------------------------------------------
+    async def anthropic_messages(self, request: Request) -> Response:
+        if not request.headers.get("anthropic-version"):
+            return _anthropic_error(400, "invalid_request_error",
+                                    "anthropic-version: header is required")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _anthropic_error(400, "invalid_request_error", "invalid JSON body")
+        if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):
+            return _anthropic_error(400, "invalid_request_error",
+                                    "max_tokens: Field required; messages: Field required")
+        model = self._model(str(body.get("model", "")))
+        if model is None:
+            return _anthropic_error(404, "not_found_error", f"model: {body.get('model')}")
+        self.calls[model.id] += 1
+        fault = self._fault(model)
+        if fault is not None and fault.status is not None:
+            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
+            return _anthropic_error(fault.status, _anthropic_error_type(fault.status),
+                                    f"simulated {fault.status} from {model.id}", headers)
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        reply = _Reply.build(_openai_view(body), model)
+        ttft, per_token = self._delays(model)
+        if body.get("stream"):
+            events = self._anthropic_stream(reply, ttft, per_token, fault)
+            return StreamingResponse(events, media_type="text/event-stream", headers=SIM_HEADERS)
+        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+        if fault is not None and fault.kind == "malformed":
+            return Response(b'{"type": "message", "content": [', media_type="application/json")
+        if fault is not None and fault.kind in ("reset", "midstream"):
+            return _CutResponse(reply.anthropic_message())
+        return JSONResponse(reply.anthropic_message(), headers=SIM_HEADERS)
+
+    async def _anthropic_stream(
+        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
+    ) -> AsyncIterator[bytes]:
+        if fault is not None and fault.kind == "reset":
+            raise SimulatedFailure("connection reset before the first byte")
+        await asyncio.sleep(ttft)
+        if fault is not None and fault.kind == "malformed":
+            yield b"event: message_start\ndata: {\"type\": \"message_start\", \n\n"
+            return
+        for i, event in enumerate(reply.anthropic_events()):
+            if fault is not None and fault.kind == "midstream" and i == 4:
+                raise SimulatedFailure("connection dropped mid-stream")
+            if event["type"] == "content_block_delta" and i > 3:
+                await asyncio.sleep(per_token)
+            data = json.dumps(event, separators=(",", ":"))
+            yield f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+    # -- control -------------------------------------------------------------------------------
+    async def stats(self, _request: Request) -> Response:
+        return JSONResponse({"simulated": True, "calls": dict(self.calls)})
+
+    async def configure(self, request: Request) -> Response:
+        """Replace the fault spec and/or latency mode at run time; resets the call counts."""
+        body = await request.json()
+        try:
+            self.configure_now(body.get("faults"), body.get("latency"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": body.get("faults"), "latency": self.latency})
+
+    def configure_now(self, faults: str | None = None, latency: str | None = None) -> None:
+        if faults is not None:
+            self.faults = parse_faults(faults)
+        if latency is not None:
+            if latency not in ("realistic", "zero"):
+                raise ValueError("latency is 'realistic' or 'zero'")
+            self.latency = latency
+        self.calls.clear()
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/{provider}/v1/chat/completions", self.openai_chat, methods=["POST"]),
+                Route("/{provider}/v1/messages", self.anthropic_messages, methods=["POST"]),
+                Route("/_sim/stats", self.stats, methods=["GET"]),
+                Route("/_sim/config", self.configure, methods=["POST"]),
+            ]
+        )
+
+
+@dataclass
+class _Reply:
+    """One simulated answer, rendered the same way streamed or not."""
+
+    id: str
+    created: int
+    model: str
+    pieces: list[str]
+    tool_calls: list[dict[str, Any]]
+    prompt_tokens: int
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.pieces) + sum(len(t["function"]["arguments"]) // 4 for t in self.tool_calls)
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_calls else "stop"
+
+    @classmethod
+    def build(cls, body: dict[str, Any], model: SimModel) -> _Reply:
+        messages = body.get("messages") or []
+        text = " ".join(_text_of(m.get("content")) for m in messages)
+        last_user = next(
+            (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+        )
+        match = _TOKENS_DIRECTIVE.search(last_user)
+        wanted = int(match.group(1)) if match else DEFAULT_REPLY_TOKENS
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if limit:
+            wanted = min(wanted, int(limit))
+        tools = body.get("tools") or []
+        tool_calls = []
+        if tools and body.get("tool_choice") != "none" and messages[-1].get("role") != "tool":
+            tool_calls = [_tool_call(tools[0])]
+        pieces: list[str] = []
+        if not tool_calls:
+            fmt = (body.get("response_format") or {}).get("type")
+            if fmt in ("json_object", "json_schema"):
+                pieces = [json.dumps({"answer": "simulated", "model": model.id})]
+            else:
+                words = [f"(simulated {model.id})"] + [
+                    _WORDS[i % len(_WORDS)] for i in range(max(wanted - 1, 0))
+                ]
+                pieces = [w if i == 0 else " " + w for i, w in enumerate(words[:wanted])]
+        return cls(
+            id="chatcmpl-sim" + uuid.uuid4().hex[:20],
+            created=int(time.time()),
+            model=model.upstream,
+            pieces=pieces,
+            tool_calls=tool_calls,
+            prompt_tokens=max(1, round(len(text.split()) * 4 / 3)) + 3 * len(messages),
+        )
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
+
+    def openai_completion(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self.pieces) if self.pieces else None,
+            "refusal": None,
+        }
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": FINGERPRINT,
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None,
+                 "finish_reason": self.finish_reason}
+            ],
+            "usage": self.usage(),
+        }
+
+    def openai_chunks(self, include_usage: bool) -> list[dict[str, Any]]:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "system_fingerprint": FINGERPRINT,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": finish}],
+            }
+            if include_usage:
+                out["usage"] = None
+            return out
+
+        chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        chunks += [chunk({"content": piece}) for piece in self.pieces]
+        for index, call in enumerate(self.tool_calls):
+            chunks.append(chunk({"tool_calls": [{
+                "index": index, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            chunks.append(chunk({"tool_calls": [{
+                "index": index, "function": {"arguments": call["function"]["arguments"]}}]}))
+        chunks.append(chunk({}, self.finish_reason))
+        if include_usage:
+            final = chunk({})
+            final["choices"] = []
+            final["usage"] = self.usage()
+            chunks.append(final)
+        return chunks
+
+
+    def _anthropic_usage(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.prompt_tokens,
+            "output_tokens": self.completion_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+
+    def _anthropic_blocks(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.pieces:
+            blocks.append({"type": "text", "text": "".join(self.pieces)})
+        for call in self.tool_calls:
+            blocks.append({
+                "type": "tool_use",
+                "id": "toolu_" + call["id"].removeprefix("call_"),
+                "name": call["function"]["name"],
+                "input": json.loads(call["function"]["arguments"]),
+            })
+        return blocks
+
+    @property
+    def stop_reason(self) -> str:
+        return "tool_use" if self.tool_calls else "end_turn"
+
+    def anthropic_message(self) -> dict[str, Any]:
+        return {
+            "id": "msg_sim" + self.id.removeprefix("chatcmpl-sim"),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": self._anthropic_blocks(),
+            "stop_reason": self.stop_reason,
+            "stop_sequence": None,
+            "usage": self._anthropic_usage(),
+        }
+
+    def anthropic_events(self) -> list[dict[str, Any]]:
+        start = self.anthropic_message()
+        start["content"] = []
+        start["stop_reason"] = None
+        start["usage"] = {**self._anthropic_usage(), "output_tokens": 1}
+        events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+        for index, block in enumerate(self._anthropic_blocks()):
+            if block["type"] == "text":
+                events.append({"type": "content_block_start", "index": index,
+                               "content_block": {"type": "text", "text": ""}})
+                if index == 0:
+                    events.append({"type": "ping"})
+                events += [{"type": "content_block_delta", "index": index,
+                            "delta": {"type": "text_delta", "text": piece}}
+                           for piece in self.pieces]
+            else:
+                events.append({"type": "content_block_start", "index": index,
+                               "content_block": {**block, "input": {}}})
+                events.append({"type": "content_block_delta", "index": index,
+                               "delta": {"type": "input_json_delta",
+                                         "partial_json": json.dumps(block["input"])}})
+            events.append({"type": "content_block_stop", "index": index})
+        events.append({"type": "message_delta",
+                       "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                       "usage": {"output_tokens": self.completion_tokens}})
+        events.append({"type": "message_stop"})
+        return events
+
+
+class _CutResponse(Response):
+    """Sends headers and part of the body, then drops the connection."""
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        super().__init__(json.dumps(content).encode(), media_type="application/json")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body[:10], "more_body": True})
+        raise SimulatedFailure("connection reset mid-body")
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _tool_call(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool.get("function") or {}
+    properties = (function.get("parameters") or {}).get("properties") or {}
+    samples = {"string": "simulated", "integer": 1, "number": 1.5, "boolean": True}
+    arguments = {
+        name: samples.get(str(spec.get("type")), "simulated") if isinstance(spec, dict) else None
+        for name, spec in properties.items()
+    }
+    return {
+        "id": "call_sim" + uuid.uuid4().hex[:16],
+        "type": "function",
+        "function": {"name": function.get("name", "tool"), "arguments": json.dumps(arguments)},
+    }
+
+
+def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic request seen as the OpenAI-shaped body `_Reply.build` reads."""
+    messages = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        is_tool_result = any(isinstance(b, dict) and b.get("type") == "tool_result"
+                             for b in blocks)
+        messages.append({"role": "tool" if is_tool_result else message.get("role"),
+                         "content": content})
+    tools = [{"type": "function", "function": {"name": t.get("name"),
+                                               "parameters": t.get("input_schema")}}
+             for t in body.get("tools") or []]
+    choice = (body.get("tool_choice") or {}).get("type")
+    return {
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": "none" if choice == "none" else "auto",
+        "max_tokens": body.get("max_tokens"),
+    }
+
+
+def _anthropic_error_type(status: int) -> str:
+    return {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
+            403: "permission_error", 404: "not_found_error", 413: "request_too_large"}.get(
+        status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def _anthropic_error(
+    status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"type": "error", "error": {"type": type_, "message": message}}
+    return JSONResponse(body, status_code=status, headers={**SIM_HEADERS, **(headers or {})})
+
+
+def _error_type(status: int) -> str:
+    if status == 429:
+        return "rate_limit_exceeded"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def _openai_error(
+    status: int, message: str, type_: str, code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers={**SIM_HEADERS, **(headers or {})})

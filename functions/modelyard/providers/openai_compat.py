@@ -1,0 +1,175 @@
+"""The OpenAI Chat Completions wire format: OpenAI, DeepSeek, Qwen (DashScope compatible mode),
+Kimi (Moonshot), Yi, Groq, Together, OpenRouter, vLLM, Ollama and aggregators, by base URL.
+
+Streams pass through as bytes: a chunk is parsed only when it carries usage or an error, so
+the common chunk costs a substring test, not a JSON round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from modelyard.catalog import Model, Provider
+from modelyard.pricing.prices import TokenUsage
+from modelyard.providers.base import ChatResult, StreamState
+from modelyard.providers.credentials import provider_api_key
+from modelyard.providers.errors import (
+    ErrorKind,
+    UpstreamError,
+    kind_for_status,
+    parse_retry_after,
+)
+from modelyard.providers.http import http_client
+
+
+def usage_from_openai(usage: dict[str, Any] | None) -> TokenUsage | None:
+    """Normalise OpenAI's usage object (and DeepSeek's cache-hit fields)."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens") or 0)
+    out_details = usage.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        cached_tokens=cached,
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
+
+
+class OpenAICompatAdapter:
+    """Adapter for every upstream that speaks OpenAI's Chat Completions API."""
+
+    def _request(
+        self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
+    ) -> httpx.Request:
+        payload = dict(body)
+        payload["model"] = model.upstream
+        payload.pop("modelyard", None)
+        if stream:
+            payload["stream"] = True
+            # Always ask for usage: a stream must be billed from the provider's own count.
+            payload["stream_options"] = {**(body.get("stream_options") or {}),
+                                         "include_usage": True}
+        else:
+            payload.pop("stream", None)
+            payload.pop("stream_options", None)
+        headers = {"content-type": "application/json"}
+        key = provider_api_key(provider.api_key_env)
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        url = provider.base_url.rstrip("/") + "/chat/completions"
+        return http_client().build_request(
+            "POST", url, content=json.dumps(payload, separators=(",", ":")), headers=headers
+        )
+
+    async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
+        request = self._request(provider, model, body, stream=False)
+        try:
+            response = await http_client().send(request)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise http_error(response.status_code, response.content, response.headers)
+        try:
+            data = response.json()
+            usage = usage_from_openai(data.get("usage"))
+            if not isinstance(data.get("choices"), list) or usage is None:
+                raise ValueError("no choices or usage")
+        except (ValueError, AttributeError) as exc:
+            raise UpstreamError(
+                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
+            ) from exc
+        return ChatResult(body=data, usage=usage)
+
+    async def stream(
+        self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
+    ) -> AsyncIterator[bytes]:
+        request = self._request(provider, model, body, stream=True)
+        try:
+            response = await http_client().send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        try:
+            if response.status_code >= 400:
+                raise http_error(response.status_code, await response.aread(), response.headers)
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments (": keep-alive"), "event:" lines
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                chunk = data.encode()
+                if '"usage":{' in data or '"usage": {' in data or '"error"' in data:
+                    parsed = _parse_chunk(data, provider)
+                    if "error" in parsed:
+                        error = parsed["error"] or {}
+                        raise UpstreamError(
+                            kind_for_status(int(error.get("code") or 500)
+                                            if str(error.get("code", "")).isdigit() else 500,
+                                            str(error.get("message", ""))),
+                            f"{provider.id} stream error: {error.get('message', 'unknown')}",
+                        )
+                    usage = usage_from_openai(parsed.get("usage"))
+                    if usage is not None:
+                        state.usage = usage
+                    if not parsed.get("choices"):
+                        state.usage_chunk = parsed
+                        continue
+                    _note_choices(parsed, state)
+                state.chunks += 1
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            await response.aclose()
+
+
+def _parse_chunk(data: str, provider: Provider) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data)
+    except ValueError as exc:
+        raise UpstreamError(
+            ErrorKind.MALFORMED_RESPONSE, f"malformed stream chunk from {provider.id}"
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError(ErrorKind.MALFORMED_RESPONSE, f"malformed chunk from {provider.id}")
+    return parsed
+
+
+def _note_choices(chunk: dict[str, Any], state: StreamState) -> None:
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            state.finish_reason = choice["finish_reason"]
+
+
+def transport_error(exc: httpx.HTTPError) -> UpstreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError(ErrorKind.TIMEOUT, f"upstream timed out ({type(exc).__name__})")
+    return UpstreamError(ErrorKind.CONNECTION, f"upstream connection failed ({type(exc).__name__})")
+
+
+def http_error(status: int, content: bytes, headers: httpx.Headers) -> UpstreamError:
+    """An upstream HTTP error, with the provider's own message when its body has one."""
+    message = ""
+    try:
+        parsed = json.loads(content)
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+        elif isinstance(error, str):
+            message = error
+    except ValueError:
+        message = content[:200].decode(errors="replace")
+    return UpstreamError(
+        kind_for_status(status, message),
+        f"upstream returned {status}: {message}"[:500],
+        status=status,
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )

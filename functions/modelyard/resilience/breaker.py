@@ -1,0 +1,60 @@
+"""Per-model circuit breaker (in-memory view).
+
+Opens after `threshold` consecutive retryable failures, lets one trial request through after
+`cool_down` seconds (half-open), and closes on its success.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _State:
+    failures: int = 0
+    opened_at: float | None = None
+    trial_in_flight: bool = False
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        threshold: int = 5,
+        cool_down: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.cool_down = cool_down
+        self._clock = clock
+        self._states: dict[str, _State] = {}
+
+    def allows(self, key: str) -> bool:
+        state = self._states.get(key)
+        if state is None or state.opened_at is None:
+            return True
+        if self._clock() - state.opened_at < self.cool_down:
+            return False
+        return not state.trial_in_flight  # half-open: one trial at a time
+
+    def state(self, key: str) -> str:
+        state = self._states.get(key)
+        if state is None or state.opened_at is None:
+            return "closed"
+        return "open" if self._clock() - state.opened_at < self.cool_down else "half_open"
+
+    def begin(self, key: str) -> None:
+        state = self._states.get(key)
+        if state is not None and state.opened_at is not None:
+            state.trial_in_flight = True
+
+    def success(self, key: str) -> None:
+        self._states.pop(key, None)
+
+    def failure(self, key: str) -> None:
+        state = self._states.setdefault(key, _State())
+        state.failures += 1
+        state.trial_in_flight = False
+        if state.failures >= self.threshold or state.opened_at is not None:
+            state.opened_at = self._clock()

@@ -1,0 +1,190 @@
+"""The fallback executor for interactive requests.
+
+Walks the plan's candidates in order. A retryable error is retried on the same model as the
+retry policy says (honouring Retry-After when it fits the deadline); any other error, or
+retries used up, moves on to the next candidate. For streams, all of this happens before the
+first byte reaches the client: once a chunk is out, a failure ends the stream instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from modelyard.errors import DeadlineExceeded, UpstreamFailed
+from modelyard.providers.base import ChatResult, ProviderAdapter, StreamState
+from modelyard.providers.errors import ErrorKind, UpstreamError
+from modelyard.resilience.breaker import CircuitBreaker
+from modelyard.resilience.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from modelyard.routing.planner import Candidate
+
+
+@dataclass(slots=True)
+class Attempt:
+    model: str
+    provider: str
+    status: str  # "ok" | "error"
+    error_type: str | None
+    latency_ms: int
+    http_status: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.provider,
+            "status": self.status,
+            "error_type": self.error_type,
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    #: the whole request, every attempt and wait included
+    deadline_seconds: float = 120.0
+    #: one non-streaming attempt
+    attempt_seconds: float = 60.0
+    #: a streaming attempt until its first chunk
+    first_token_seconds: float = 20.0
+
+
+@dataclass(slots=True)
+class StreamStart:
+    """A stream whose first chunk has arrived: from here on it is the client's."""
+
+    candidate: Candidate
+    first_chunk: bytes
+    chunks: AsyncIterator[bytes]
+    state: StreamState
+    started: float
+
+
+@dataclass
+class Execution:
+    attempts: list[Attempt] = field(default_factory=list)
+    #: set when any attempt reached an upstream (the request must then be billed/ledgered)
+    reached_upstream: bool = False
+
+
+T = TypeVar("T")
+
+
+class FallbackExecutor:
+    def __init__(
+        self,
+        adapter_for: Callable[[str], ProviderAdapter],
+        *,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        breaker: CircuitBreaker | None = None,
+        limits: Limits = Limits(),
+    ) -> None:
+        self.adapter_for = adapter_for
+        self.retry_policy = retry_policy
+        self.breaker = breaker or CircuitBreaker()
+        self.limits = limits
+
+    async def chat(
+        self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
+    ) -> tuple[Candidate, ChatResult]:
+        deadline = time.monotonic() + self.limits.deadline_seconds
+
+        async def attempt(
+            candidate: Candidate, adapter: ProviderAdapter
+        ) -> tuple[Candidate, ChatResult]:
+            timeout = min(self.limits.attempt_seconds, deadline - time.monotonic())
+            async with asyncio.timeout(max(timeout, 0.001)):
+                return candidate, await adapter.chat(candidate.provider, candidate.model, body)
+
+        return await self._walk(candidates, execution, deadline, attempt)
+
+    async def open_stream(
+        self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
+    ) -> StreamStart:
+        deadline = time.monotonic() + self.limits.deadline_seconds
+
+        async def attempt(candidate: Candidate, adapter: ProviderAdapter) -> StreamStart:
+            state = StreamState()
+            started = time.monotonic()
+            chunks = adapter.stream(candidate.provider, candidate.model, body, state).__aiter__()
+            timeout = min(self.limits.first_token_seconds, deadline - time.monotonic())
+            try:
+                async with asyncio.timeout(max(timeout, 0.001)):
+                    first = await anext(chunks)
+            except StopAsyncIteration:
+                raise UpstreamError(ErrorKind.MALFORMED_RESPONSE, "empty stream") from None
+            except BaseException:
+                await _close(chunks)
+                raise
+            return StreamStart(candidate, first, chunks, state, started)
+
+        return await self._walk(candidates, execution, deadline, attempt)
+
+    async def _walk(
+        self,
+        candidates: Sequence[Candidate],
+        execution: Execution,
+        deadline: float,
+        attempt: Callable[[Candidate, ProviderAdapter], Awaitable[T]],
+    ) -> T:
+        for candidate in candidates:
+            key = candidate.model.id
+            if not self.breaker.allows(key):
+                execution.attempts.append(
+                    Attempt(key, candidate.provider.id, "skipped", "circuit_open", 0)
+                )
+                continue
+            adapter = self.adapter_for(candidate.provider.wire)
+            retries = 0
+            while True:
+                if time.monotonic() >= deadline:
+                    raise DeadlineExceeded(
+                        "the request's deadline passed before an upstream answered",
+                        extra={"attempts": [a.as_dict() for a in execution.attempts]},
+                    )
+                started = time.monotonic()
+                self.breaker.begin(key)
+                execution.reached_upstream = True
+                try:
+                    result = await attempt(candidate, adapter)
+                except (UpstreamError, TimeoutError) as exc:
+                    error = exc if isinstance(exc, UpstreamError) else UpstreamError(
+                        ErrorKind.TIMEOUT, "upstream attempt timed out"
+                    )
+                    execution.attempts.append(
+                        Attempt(key, candidate.provider.id, "error", error.kind.value,
+                                _ms_since(started), error.status)
+                    )
+                    if error.retryable:
+                        self.breaker.failure(key)
+                    retrier = self.retry_policy.retrier_for(error.kind.value)
+                    if error.retryable and retrier and retries < retrier.max_attempts:
+                        retries += 1
+                        wait = max(retrier.delay(retries), error.retry_after or 0.0)
+                        if (error.retry_after or 0) <= (retrier.max_delay_seconds or 60) and (
+                            time.monotonic() + wait < deadline
+                        ):
+                            await asyncio.sleep(wait)
+                            continue
+                    break  # next candidate
+                self.breaker.success(key)
+                execution.attempts.append(
+                    Attempt(key, candidate.provider.id, "ok", None, _ms_since(started))
+                )
+                return result
+        raise UpstreamFailed(
+            "every upstream attempt failed",
+            extra={"attempts": [a.as_dict() for a in execution.attempts]},
+        )
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

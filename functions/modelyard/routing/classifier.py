@@ -1,0 +1,387 @@
+"""Embedded task classifier: strong-signal rules plus a hashed n-gram linear model.
+
+Standard library only, so it runs in the router Lambda without a model download. The model
+is a multinomial logistic regression over hashed word unigrams, word bigrams and character
+3/4-grams of words (fastText-style subwords), trained by ``scripts/train_classifier.py``.
+Its weights ship as ``classifier.bin`` next to this file: int8 per class with a float scale,
+zlib-compressed, loaded on first use and cached for the life of the process.
+
+Rules do not decide on their own: each one adds a fixed amount to one class's logit, so a
+strong signal (a code fence, "translate ... into French") wins unless the text says
+otherwise, and request features (tools, JSON mode) only nudge.
+
+Task classes, as the router uses them:
+
+- coding: write, debug, explain, review or convert code; shell, SQL, regex, build and
+  deployment configuration.
+- math: calculation, algebra, calculus, probability and statistics problems, proofs.
+- reasoning: logic puzzles, riddles, deduction, argument analysis, trade-offs and decisions.
+- writing: compose or edit prose, poetry, emails, letters, copy; rewrite, proofread.
+- summarization: condense a given text, or summarise a known work.
+- translation: between natural languages.
+- extraction: structured information out of a given text: fields, entities, JSON, labels.
+- knowledge: factual questions and explanations of concepts.
+- chat: greetings, small talk, feelings, casual everyday requests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import zlib
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TASKS: tuple[str, ...] = (
+    "coding",
+    "math",
+    "reasoning",
+    "writing",
+    "summarization",
+    "translation",
+    "extraction",
+    "knowledge",
+    "chat",
+)
+
+WEIGHTS_PATH = Path(__file__).with_name("classifier.bin")
+MAGIC = b"MYTC"
+FORMAT_VERSION = 1
+# Bumped whenever featurize() changes: weights trained on other features are refused.
+FEATURE_VERSION = 1
+BUCKET_BITS = 17
+
+_HEADER = struct.Struct("<4sHHBBH")  # magic, format, features, bucket bits, classes, names len
+_MASK = (1 << BUCKET_BITS) - 1
+_HEAD_CHARS = 1500  # a long message is read from its first and last characters only
+_TAIL_CHARS = 500
+_MAX_GRAM_WORD = 16  # characters of a word that give character n-grams
+_CACHE_LIMIT = 50_000  # distinct words whose feature buckets are memoised
+_MAX_CONTEXT_MESSAGES = 8
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_DIGITS = str.maketrans("0123456789", "0000000000")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    task: str  # one of TASKS
+    confidence: float  # 0..1: softmax probability of the winner
+    signals: tuple[str, ...]  # short reasons, e.g. ("rule:code_fence", "model")
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _bucket(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8")) & _MASK
+
+
+_word_cache: dict[str, tuple[int, ...]] = {}
+
+
+def _word_buckets(word: str) -> tuple[int, ...]:
+    """The unigram bucket of a token and the buckets of its character 3- and 4-grams."""
+    cached = _word_cache.get(word)
+    if cached is not None:
+        return cached
+    keys = ["w" + word]
+    if len(word) > 1 and word[0].isalpha():
+        padded = "<" + word[:_MAX_GRAM_WORD] + ">"
+        for n in (3, 4):
+            keys.extend("c" + padded[i : i + n] for i in range(len(padded) - n + 1))
+    result = tuple(_bucket(k) for k in keys)
+    if len(_word_cache) >= _CACHE_LIMIT:
+        _word_cache.clear()
+    _word_cache[word] = result
+    return result
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _HEAD_CHARS + _TAIL_CHARS:
+        return text
+    return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
+
+
+def featurize(text: str) -> list[int]:
+    """Hashed feature buckets of a text, one entry per occurrence (training uses this too)."""
+    tokens = _TOKEN_RE.findall(_clip(text).lower().translate(_DIGITS))
+    buckets: list[int] = []
+    prev = "^"
+    for tok in tokens:
+        buckets.extend(_word_buckets(tok))
+        buckets.append(_bucket("b" + prev + " " + tok))
+        prev = tok
+    return buckets
+
+
+# ------------------------------------------------------------------------ weights file
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    classes: tuple[str, ...]
+    bias: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[array, ...]  # one int8 array of 2**BUCKET_BITS per class
+
+
+def pack_weights(
+    classes: tuple[str, ...], bias: list[float], scale: list[float], rows: list[bytes]
+) -> bytes:
+    """Serialise a model: header, class names, float32 bias and scale, zlib'd int8 rows."""
+    names = "\n".join(classes).encode("utf-8")
+    header = _HEADER.pack(
+        MAGIC, FORMAT_VERSION, FEATURE_VERSION, BUCKET_BITS, len(classes), len(names)
+    )
+    floats = struct.pack(f"<{2 * len(classes)}f", *bias, *scale)
+    return header + names + floats + zlib.compress(b"".join(rows), 9)
+
+
+def _unpack(blob: bytes) -> _Model:
+    magic, fmt, feat, bits, n_classes, names_len = _HEADER.unpack_from(blob)
+    if magic != MAGIC or fmt != FORMAT_VERSION or feat != FEATURE_VERSION or bits != BUCKET_BITS:
+        raise ValueError("classifier.bin does not match this classifier version; retrain it")
+    offset = _HEADER.size
+    classes = tuple(blob[offset : offset + names_len].decode("utf-8").split("\n"))
+    offset += names_len
+    floats = struct.unpack_from(f"<{2 * n_classes}f", blob, offset)
+    offset += 8 * n_classes
+    raw = zlib.decompress(blob[offset:])
+    size = 1 << bits
+    rows = []
+    for c in range(n_classes):
+        row = array("b")
+        row.frombytes(raw[c * size : (c + 1) * size])
+        rows.append(row)
+    return _Model(classes, floats[:n_classes], floats[n_classes:], tuple(rows))
+
+
+_model: _Model | None = None
+
+
+def _get_model() -> _Model:
+    global _model
+    if _model is None:
+        _model = _unpack(WEIGHTS_PATH.read_bytes())
+    return _model
+
+
+def _model_logits(model: _Model, text: str) -> list[float]:
+    buckets = featurize(text)
+    if not buckets:
+        return list(model.bias)
+    norm = 1.0 / math.sqrt(len(buckets))
+    return [
+        b + s * norm * sum(map(w.__getitem__, buckets))
+        for w, s, b in zip(model.weights, model.scale, model.bias, strict=True)
+    ]
+
+
+# ------------------------------------------------------------------------------ rules
+
+_NATURAL_LANGUAGES = frozenset(
+    """english french spanish german italian portuguese brazilian dutch swedish norwegian
+    danish finnish icelandic polish czech slovak hungarian romanian bulgarian greek turkish
+    russian ukrainian serbian croatian slovenian estonian latvian lithuanian arabic hebrew
+    persian farsi urdu hindi bengali punjabi tamil telugu marathi gujarati chinese mandarin
+    cantonese japanese korean vietnamese thai indonesian malay tagalog filipino swahili
+    amharic yoruba zulu afrikaans latin catalan basque galician welsh irish esperanto
+    français francais inglés ingles englisch anglais español espanol deutsch""".split()
+)
+_PROGRAMMING_LANGUAGES = frozenset(
+    """python javascript js typescript ts java kotlin scala go golang rust c c++ cpp c#
+    csharp ruby php perl swift objective-c dart elixir erlang haskell lua r julia matlab
+    bash shell powershell sql sqlite postgres mysql vba vb cobol fortran zig ocaml clojure
+    groovy assembly wasm jsx tsx yaml json""".split()
+)
+_TRANSLATE_RE = re.compile(
+    r"\b(?:translat\w*|render|put|convert|port|rewrite|traduc\w*|tradu\w+|übersetz\w*)\b"
+    r"[^\n]{0,160}?\b(?:in|into|to|en|ins|al|a|from)\s+(?:the\s+)?(?:[a-z]+\s+)?"
+    r"([a-z][a-z+#-]*)"
+)
+_SAY_IN_RE = re.compile(
+    r"(?:\bhow (?:do|would|can|could) (?:you|i|we|one|a native speaker) (?:say|write|express)"
+    r"|\bwhat(?:'s| is| does)\b)[^\n]{1,120}?\b(?:in|mean in) ([a-z]+)\b"
+)
+_LANG_FOR_RE = re.compile(
+    r"\b(?:the|a|an)\s+([a-z]+)\s+(?:for|translation|version|word for|equivalent)\b"
+)
+_FOREIGN_TRANSLATE_RE = re.compile(r"翻译|翻訳|переведи|перевод|traduis|traduce|übersetze")
+_STACK_TRACE_RE = re.compile(
+    r"traceback \(most recent call last\)|exception in thread|\bat [\w.$<>]+\([\w]+\.\w+:\d+\)"
+    r"|\b\w+(?:error|exception): |segmentation fault|core dumped|npm err!|error\[e\d+\]"
+    r"|undefined reference to|panic: |fatal: |\bline \d+, in \w+"
+)
+_CODE_LINE_RE = re.compile(
+    r"^\s*(?:def \w+\(|class \w+[(:{]|import [\w.]+|from [\w.]+ import|#include\b|using \w+"
+    r"|public |private |protected |function\b|const \w+\s*=|let \w+\s*=|var \w+\s*=|fn \w+"
+    r"|func \w+|package \w+|select .+ from\b|create table\b|insert into\b|<\?php|<\w+[ >]"
+    r"|@\w+|if __name__|return\b|for \w+ in |for \(|while \(|if \(|\}|\w+\s*\(.*\)\s*[;{]\s*$"
+    r"|.*;\s*$|.*\{\s*$)",
+    re.MULTILINE,
+)
+_CODE_TOKEN_RE = re.compile(
+    r"\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b|=>|->|!=|==|&&|\|\||::|`[^`\n]+`"
+    r"|\b\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b"
+)
+_MATH_RE = re.compile(
+    r"[a-z0-9)]\s*\^\s*[\d(a-z]|\d\s*[-+*/×÷]\s*\d|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b"
+    r"|[∫∑√π≤≥≠∞θ²³]|\b(?:sin|cos|tan|log\d*|ln|exp)\s*\(|\bd[a-z]/d[a-z]\b|\bf\(x\)"
+    r"|\bsolve for [a-z]\b|\b\d+\s*%|\bderivative\b|\bintegral\b|\beigen\w*|\bprove\b"
+)
+_SUMMARY_RE = re.compile(
+    r"\b(?:summari[sz]\w*|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
+    r"|key (?:points|takeaways)|main (?:takeaways|points|ideas)|cliffs ?notes"
+    r"|executive summary|bottom line|short version|boil (?:this|it) down)\b"
+)
+_EXTRACT_RE = re.compile(
+    r"\b(?:extract\w*|pull (?:out|the)|parse|fill (?:in )?(?:this|the) schema|named entities"
+    r"|find (?:all|every)|list (?:all|every)|identify (?:all|the|every)|classify|categori[sz]e"
+    r"|tag each|label each)\b"
+)
+_STRUCTURE_RE = re.compile(
+    r"\b(?:json|csv|table|fields?|key[- ]value|yaml|schema|structured|columns?|e\.164)\b"
+)
+_GREETING_RE = re.compile(
+    r"^(?:hi|hello|hey|hiya|yo|sup|howdy|morning|evening|good (?:morning|afternoon|evening|"
+    r"night)|thanks?|thank you|thx|ty|ok|okay|cool|lol|haha|bye|good ?bye|see ya|nice)\b"
+)
+
+_Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
+
+
+def _rules(text: str) -> _Boosts:
+    """Strong-signal rules over one message: (signal, task, boost) for each that fires."""
+    head = _clip(text)
+    low = head.lower()
+    hits: _Boosts = []
+    code = False
+    if "```" in head:
+        hits.append(("rule:code_fence", "coding", 2.0))
+        code = True
+    if _STACK_TRACE_RE.search(low):
+        hits.append(("rule:stack_trace", "coding", 2.5))
+        code = True
+    if len(_CODE_LINE_RE.findall(low)) >= 2:
+        hits.append(("rule:code_syntax", "coding", 1.5))
+        code = True
+    if len(_CODE_TOKEN_RE.findall(head)) >= 2:
+        hits.append(("rule:code_tokens", "coding", 1.0))
+        code = True
+
+    for match in _TRANSLATE_RE.finditer(low[:400]):
+        target = match.group(1)
+        if target in _NATURAL_LANGUAGES:
+            hits.append(("rule:translate_to_language", "translation", 3.0))
+            break
+        if target in _PROGRAMMING_LANGUAGES:
+            hits.append(("rule:code_conversion", "coding", 2.5))
+            code = True
+            break
+    else:
+        say = _SAY_IN_RE.search(low[:400]) or _LANG_FOR_RE.search(low[:400])
+        if say and say.group(1) in _NATURAL_LANGUAGES:
+            hits.append(("rule:say_in_language", "translation", 2.5))
+        elif _FOREIGN_TRANSLATE_RE.search(low[:400]):
+            hits.append(("rule:translate_request", "translation", 2.5))
+
+    if not code and len(_MATH_RE.findall(low)) >= 2:
+        hits.append(("rule:math_notation", "math", 1.5))
+    summary = _SUMMARY_RE.search(low)
+    if summary:
+        hits.append(("rule:summarize", "summarization", 2.5 if summary.start() < 80 else 1.2))
+    if _EXTRACT_RE.search(low[:600]):
+        structured = _STRUCTURE_RE.search(low[:600])
+        hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
+    if len(low) < 40 and _GREETING_RE.match(low.strip()):
+        hits.append(("rule:greeting", "chat", 2.5))
+    return hits
+
+
+# ----------------------------------------------------------------------- classification
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+        )
+    return ""
+
+
+def _segments(messages: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """(text, weight) per message read: the last user turn 1.0, older turns decaying."""
+    texts = [(str(m.get("role", "user")), _message_text(m)) for m in messages]
+    last_user = max((i for i, (role, t) in enumerate(texts) if role == "user" and t), default=-1)
+    if last_user < 0:
+        last_user = max((i for i, (_, t) in enumerate(texts) if t), default=-1)
+    if last_user < 0:
+        return []
+    segments = [(texts[last_user][1], 1.0)]
+    earlier = [(i, role, t) for i, (role, t) in enumerate(texts) if t and i != last_user]
+    recent = [x for x in earlier if x[1] != "system"][-_MAX_CONTEXT_MESSAGES:]
+    for i, role, text in [x for x in earlier if x[1] == "system"][:1] + recent:
+        distance = abs(last_user - i)
+        base = {"system": 0.3, "user": 0.5, "assistant": 0.2}.get(role, 0.1)
+        segments.append((text, base * (0.7 ** (distance - 1) if role != "system" else 1.0)))
+    return segments
+
+
+def _argmax(values: list[float]) -> int:
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def classify_messages(
+    messages: list[dict[str, Any]], *, has_tools: bool = False, json_output: bool = False
+) -> Classification:
+    """Classify an OpenAI chat conversation, weighting its last user turn most."""
+    model = _get_model()
+    index = {task: i for i, task in enumerate(model.classes)}
+    segments = _segments(messages)
+    total = sum(weight for _, weight in segments) or 1.0
+    combined = [0.0] * len(model.classes) if segments else list(model.bias)
+    boosts = [0.0] * len(model.classes)
+    reasons: list[tuple[int, str]] = []
+    last_only: list[float] = []
+    for n, (text, weight) in enumerate(segments):
+        logits = _model_logits(model, text)
+        rules = _rules(text)
+        for c, value in enumerate(logits):
+            combined[c] += value * weight / total
+        for signal, task, boost in rules:
+            boosts[index[task]] += boost * weight
+            reasons.append((index[task], signal if n == 0 else "context:" + signal))
+        if n == 0:
+            last_only = list(logits)
+            for _, task, boost in rules:
+                last_only[index[task]] += boost
+    if has_tools:
+        boosts[index["extraction"]] += 0.5
+        boosts[index["coding"]] += 0.3
+        reasons += [(index["extraction"], "request:tools"), (index["coding"], "request:tools")]
+    if json_output:
+        boosts[index["extraction"]] += 1.0
+        reasons.append((index["extraction"], "request:json_output"))
+    scores = [a + b for a, b in zip(combined, boosts, strict=True)]
+    winner = _argmax(scores)
+    top = scores[winner]
+    confidence = 1.0 / sum(math.exp(s - top) for s in scores)
+    signals = [signal for c, signal in reasons if c == winner]
+    signals.append("model" if segments else "empty")
+    if len(segments) > 1 and _argmax(last_only) != winner:
+        signals.append("context")
+    return Classification(model.classes[winner], round(confidence, 4), tuple(dict.fromkeys(signals)))
+
+
+def classify_text(text: str) -> Classification:
+    """Classify a single prompt."""
+    return classify_messages([{"role": "user", "content": text}])

@@ -1,0 +1,346 @@
+"""The route planner: from a request to a ranked, explained list of candidate models.
+
+Hard constraints first (kind, context window, tools, JSON, vision, the key's allow-list, the
+request's providers, open circuit breakers, cost ceiling), then the policy's weighted score
+over quality for the task, estimated cost and estimated latency. No I/O: everything it needs is
+passed in, so a decision takes microseconds and `modelyard route explain` shows the same one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from modelyard.catalog import Catalog, Model, Provider
+from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
+from modelyard.pricing.prices import Price, TokenUsage, cost_usd
+from modelyard.routing.classifier import TASKS, classify_messages
+from modelyard.routing.policy import AUTO_MODELS, Policy, resolve_policy
+
+#: below this classifier confidence the route uses general quality ("chat"), not a guess
+MIN_CONFIDENCE = 0.5
+GENERAL_TASK = "chat"
+DEFAULT_OUTPUT_TOKENS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFeatures:
+    """What routing needs to know about a request, extracted once."""
+
+    messages: list[dict[str, Any]]
+    estimated_input_tokens: int
+    max_output_tokens: int | None
+    needs_tools: bool
+    needs_json: bool
+    needs_vision: bool
+
+    @classmethod
+    def from_chat(cls, body: dict[str, Any]) -> RequestFeatures:
+        messages = body.get("messages") or []
+        chars = 0
+        vision = False
+        for message in messages:
+            content = message.get("content")
+            if isinstance(content, str):
+                chars += len(content)
+            elif isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict):
+                        if part.get("type") == "image_url":
+                            vision = True
+                            chars += 3000  # a detailed image costs roughly 765+ tokens
+                        else:
+                            chars += len(str(part.get("text", "")))
+        tools = body.get("tools") or []
+        chars += sum(len(str(tool)) for tool in tools)
+        response_format = body.get("response_format") or {}
+        max_out = body.get("max_completion_tokens") or body.get("max_tokens")
+        return cls(
+            messages=messages,
+            estimated_input_tokens=chars // 4 + 4 * len(messages) + 3,
+            max_output_tokens=int(max_out) if max_out else None,
+            needs_tools=bool(tools),
+            needs_json=response_format.get("type") in {"json_object", "json_schema"},
+            needs_vision=vision,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: Model
+    provider: Provider
+    price: Price
+    quality: float
+    estimated_cost_usd: Decimal
+    estimated_latency_ms: float
+    score: float
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "model": self.model.id,
+            "provider": self.provider.id,
+            "quality": self.quality,
+            "estimated_cost_usd": str(self.estimated_cost_usd),
+            "estimated_latency_ms": round(self.estimated_latency_ms),
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class RoutePlan:
+    task: str
+    confidence: float
+    policy: Policy | None
+    candidates: list[Candidate]
+    reason: str
+    signals: tuple[str, ...] = ()
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "confidence": round(self.confidence, 3),
+            "signals": list(self.signals),
+            "policy": None if self.policy is None else self.policy.name,
+            "choice": self.candidates[0].model.id if self.candidates else None,
+            "reason": self.reason,
+            "candidates": [c.explain() for c in self.candidates],
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """The routing inputs of one request: the model asked for and the `modelyard` overrides."""
+
+    model: str
+    policy: str | None = None
+    weights: dict[str, float] | None = None
+    min_quality: float | None = None
+    max_cost_usd: Decimal | None = None
+    providers: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    task: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], header_policy: str | None = None) -> RouteRequest:
+        options = body.get("modelyard") or {}
+        if not isinstance(options, dict):
+            raise InvalidRequest("'modelyard' must be an object", param="modelyard")
+        task = options.get("task")
+        if task is not None and task not in TASKS:
+            raise InvalidRequest(f"unknown task {task!r}", param="modelyard.task")
+        max_cost = options.get("max_cost_usd")
+        try:
+            max_cost_usd = None if max_cost is None else Decimal(str(max_cost))
+        except ArithmeticError:
+            raise InvalidRequest("max_cost_usd must be a number",
+                                 param="modelyard.max_cost_usd") from None
+        return cls(
+            model=str(body.get("model") or ""),
+            policy=options.get("policy") or header_policy,
+            weights=options.get("weights"),
+            min_quality=options.get("min_quality"),
+            max_cost_usd=max_cost_usd,
+            providers=tuple(options.get("providers") or ()),
+            fallbacks=tuple(options.get("fallbacks") or ()),
+            task=task,
+        )
+
+
+def plan_route(
+    route: RouteRequest,
+    features: RequestFeatures,
+    catalog: Catalog,
+    *,
+    allowed: Callable[[str], bool] = lambda _model: True,
+    healthy: Callable[[str], bool] = lambda _model: True,
+    observed_ttft_ms: Callable[[str], float | None] = lambda _model: None,
+    today: str = "9999-12-31",
+) -> RoutePlan:
+    """Rank the models that may serve this request; raises if none may."""
+    if route.task:
+        task, confidence, signals = route.task, 1.0, ("request:modelyard.task",)
+    else:
+        found = classify_messages(
+            features.messages, has_tools=features.needs_tools, json_output=features.needs_json
+        )
+        task, confidence, signals = found.task, found.confidence, found.signals
+    scored_task = task if confidence >= MIN_CONFIDENCE else GENERAL_TASK
+
+    requested = route.model.strip()
+    policy_base = AUTO_MODELS.get(requested.lower())
+    if policy_base is None and requested.lower().startswith("auto"):
+        raise NotFound(f"unknown route {requested!r}", param="model")
+    if policy_base is not None or route.policy:
+        policy: Policy | None = resolve_policy(
+            route.policy or policy_base or "balanced",
+            weights=route.weights,
+            min_quality=route.min_quality,
+            max_cost_usd=route.max_cost_usd,
+            providers=route.providers,
+        )
+    else:
+        policy = None
+
+    rejected: dict[str, str] = {}
+
+    def score(model: Model) -> Candidate:
+        return _score(model, scored_task, features, catalog, observed_ttft_ms, today)
+
+    if policy_base is None:
+        # An explicit model: serve it, then the fallbacks the request names, in order.
+        named = [_named_model(catalog, requested, allowed)]
+        named += [_named_model(catalog, n, allowed) for n in route.fallbacks if n not in AUTO_MODELS]
+        eligible = _eligible(dict.fromkeys(named), features, catalog, allowed, healthy, policy,
+                             rejected, today)
+        ranked = _within_cost([score(m) for m in eligible], policy, rejected)
+        if any(n in AUTO_MODELS for n in route.fallbacks):
+            auto = resolve_policy(route.policy or "balanced")
+            pool = [m for m in catalog.models.values() if m.kind == "chat" and m not in named]
+            extra = [score(m) for m in _eligible(pool, features, catalog, allowed, healthy, auto,
+                                                 rejected, today)]
+            ranked += sorted(extra, key=lambda c: _rank(c, extra, auto), reverse=True)
+        if not ranked:
+            raise _no_candidate(requested, rejected)
+        first = named[0].id
+        reason = (f"model {first} requested" if ranked[0].model.id == first
+                  else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}")
+        return RoutePlan(task, confidence, policy, ranked, reason, signals, rejected)
+
+    assert policy is not None
+    pool = [m for m in catalog.models.values() if m.kind == "chat"]
+    scored = _within_cost(
+        [score(m) for m in _eligible(pool, features, catalog, allowed, healthy, policy, rejected,
+                                     today)],
+        policy,
+        rejected,
+    )
+    good = [c for c in scored if c.quality >= policy.min_quality]
+    for c in scored:
+        if c.quality < policy.min_quality:
+            rejected[c.model.id] = f"quality {c.quality} below {policy.min_quality} for {scored_task}"
+    pool_scored = good or scored  # nothing good enough: still serve, best-ranked first
+    if not pool_scored:
+        raise _no_candidate(requested, rejected)
+    ranked = sorted(
+        (replace(c, score=_rank(c, pool_scored, policy)) for c in pool_scored),
+        key=lambda c: c.score,
+        reverse=True,
+    )
+    best = ranked[0]
+    how = (f"task {task} ({confidence:.2f})" if scored_task == task
+           else f"low confidence in {task} ({confidence:.2f}), general quality")
+    reason = (
+        f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
+        f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
+    )
+    return RoutePlan(task, confidence, policy, ranked, reason, signals, rejected)
+
+
+def _within_cost(
+    candidates: list[Candidate], policy: Policy | None, rejected: dict[str, str]
+) -> list[Candidate]:
+    if policy is None or policy.max_cost_usd is None:
+        return candidates
+    limit = policy.max_cost_usd
+    for c in candidates:
+        if c.estimated_cost_usd > limit:
+            rejected[c.model.id] = f"estimated ${c.estimated_cost_usd} above max ${limit}"
+    return [c for c in candidates if c.estimated_cost_usd <= limit]
+
+
+def _named_model(catalog: Catalog, name: str, allowed: Callable[[str], bool]) -> Model:
+    model = catalog.resolve(name)
+    if model is None:
+        raise NotFound(f"The model '{name}' does not exist", param="model")
+    if not allowed(model.id):
+        raise PermissionDenied(f"this key may not use model '{model.id}'", param="model")
+    return model
+
+
+def _eligible(
+    models: Iterable[Model],
+    features: RequestFeatures,
+    catalog: Catalog,
+    allowed: Callable[[str], bool],
+    healthy: Callable[[str], bool],
+    policy: Policy | None,
+    rejected: dict[str, str],
+    today: str,
+) -> list[Model]:
+    out = []
+    needed = features.estimated_input_tokens + (features.max_output_tokens or 0)
+    for model in models:
+        caps = model.capabilities
+        why = None
+        if model.kind != "chat":
+            why = f"{model.kind} model"
+        elif not allowed(model.id):
+            why = "not allowed for this key"
+        elif policy is not None and policy.providers and model.provider not in policy.providers:
+            why = f"provider {model.provider} not in the request's providers"
+        elif needed > model.context_window:
+            why = f"needs ~{needed} tokens, window {model.context_window}"
+        elif features.needs_tools and not caps.tools:
+            why = "no tool calling"
+        elif features.needs_json and not caps.json:
+            why = "no JSON mode"
+        elif features.needs_vision and not caps.vision:
+            why = "no image input"
+        elif catalog.price(model.id, today) is None:
+            why = "no price"
+        elif not healthy(model.id):
+            why = "circuit open"
+        if why:
+            rejected[model.id] = why
+        else:
+            out.append(model)
+    return out
+
+
+def _score(
+    model: Model,
+    task: str,
+    features: RequestFeatures,
+    catalog: Catalog,
+    observed_ttft_ms: Callable[[str], float | None],
+    today: str,
+) -> Candidate:
+    price = catalog.price(model.id, today)
+    assert price is not None
+    output_tokens = min(features.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens)
+    cost = cost_usd(TokenUsage(features.estimated_input_tokens, output_tokens), price)
+    ttft = observed_ttft_ms(model.id) or model.ttft_ms
+    latency = ttft + 1000.0 * min(output_tokens, DEFAULT_OUTPUT_TOKENS) / max(
+        model.tokens_per_second, 1
+    )
+    entry = catalog.quality.get(task, {}).get(model.id) or catalog.quality.get(
+        GENERAL_TASK, {}
+    ).get(model.id)
+    quality = float(entry.score) if entry else 5.0
+    return Candidate(model, catalog.provider_of(model), price, quality, cost, latency, 0.0)
+
+
+def _rank(candidate: Candidate, pool: Sequence[Candidate], policy: Policy) -> float:
+    """Weighted score in 0..1: quality on its scale, cost and latency relative to the best."""
+    cheapest = min(float(c.estimated_cost_usd) for c in pool) or 1e-12
+    fastest = min(c.estimated_latency_ms for c in pool) or 1.0
+    cost = float(candidate.estimated_cost_usd) or 1e-12
+    # log ratios: ten times dearer is one step worse, not ten
+    cost_score = 1.0 / (1.0 + math.log10(cost / cheapest))
+    speed_score = fastest / candidate.estimated_latency_ms
+    return (
+        policy.quality * candidate.quality / 10.0
+        + policy.cost * cost_score
+        + policy.speed * speed_score
+    )
+
+
+def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:
+    detail = "; ".join(f"{m}: {why}" for m, why in rejected.items()) or "no models"
+    return InvalidRequest(f"no model can serve this request ({requested}): {detail}",
+                          param="model", code="no_eligible_model")

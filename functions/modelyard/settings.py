@@ -1,0 +1,48 @@
+"""Runtime settings, parsed once from the environment (names in CONTRACT.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_table: str
+    usage_table: str
+    usage_queue_url: str | None
+    state_machine_arn: str | None
+    #: Secrets Manager id of the pepper used to hash API keys (deployed); wins over `key_pepper`.
+    key_pepper_secret: str | None
+    #: Plain pepper for local runs and tests (never set on AWS).
+    key_pepper: str
+    #: Secrets Manager id of a JSON object {ENV_NAME: credential} with provider keys (deployed).
+    provider_secret: str | None
+    log_prompts: bool
+    config_cache_seconds: float
+    max_body_bytes: int
+    stage: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        return cls(
+            config_table=e.get("MODELYARD_CONFIG_TABLE", "modelyard-config"),
+            usage_table=e.get("MODELYARD_USAGE_TABLE", "modelyard-usage"),
+            usage_queue_url=e.get("MODELYARD_USAGE_QUEUE_URL") or None,
+            state_machine_arn=e.get("MODELYARD_STATE_MACHINE_ARN") or None,
+            key_pepper_secret=e.get("MODELYARD_KEY_PEPPER_SECRET_ARN") or None,
+            key_pepper=e.get("MODELYARD_KEY_PEPPER", "modelyard-local-pepper"),
+            provider_secret=e.get("MODELYARD_PROVIDER_SECRET_ARN") or None,
+            log_prompts=e.get("MODELYARD_LOG_PROMPTS", "").lower() in {"1", "true", "yes"},
+            config_cache_seconds=float(e.get("MODELYARD_CONFIG_CACHE_SECONDS", "60")),
+            max_body_bytes=int(e.get("MODELYARD_MAX_BODY_BYTES", str(1024 * 1024))),
+            stage=e.get("MODELYARD_STAGE", "local"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings; tests that change the environment call `get_settings.cache_clear()`."""
+    return Settings.from_env()

@@ -1,0 +1,36 @@
+"""Conversion between DynamoDB's typed attribute values and plain Python values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def query_all(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query, following pagination."""
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", ()):
+            yield from_item(item)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    return int(value) if isinstance(value, int | Decimal) else default

@@ -1,0 +1,56 @@
+"""The usage event: one per request that reached an upstream, the unit of accounting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AttemptRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    provider: str
+    status: str
+    error_type: str | None = None
+    latency_ms: int = 0
+
+
+class UsageEvent(BaseModel):
+    """What the router publishes and the aggregator turns into a ledger item and counters.
+
+    `cost_usd` is exact (Decimal, serialised as a string); `usage_estimated` says the token
+    counts are the gateway's estimate because the provider reported none (a cut stream).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: Literal[1] = 1
+    request_id: str
+    tenant: str
+    key_id: str
+    created_at: str  # ISO 8601, UTC
+    day: str  # YYYY-MM-DD (UTC), the day the request is billed to
+    status: Literal["ok", "failed", "partial", "cancelled"]
+    stream: bool = False
+    task: str | None = None
+    policy: str | None = None
+    model: str | None = None  # the model that served it (or the last one tried)
+    provider: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_estimated: bool = False
+    cost_usd: Decimal = Decimal(0)
+    price_version: str | None = None
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+
+    @property
+    def month(self) -> str:
+        return self.day[:7]

@@ -1,0 +1,20 @@
+"""CloudWatch metric names and dimensions that the code emits (EMF) and the template alarms on.
+
+Dimension sets stay low-cardinality: service alone, service+model, service+provider.
+Tenant-level figures live in DynamoDB counters, not in metric dimensions.
+"""
+
+NAMESPACE = "Modelyard"
+SERVICE = "modelyard"
+
+COST_USD = "CostUSD"
+REQUESTS = "Requests"
+INPUT_TOKENS = "InputTokens"
+OUTPUT_TOKENS = "OutputTokens"
+LATENCY_MS = "LatencyMs"
+UPSTREAM_ERRORS = "UpstreamErrors"
+FAILED_REQUESTS = "FailedRequests"
+
+DIM_SERVICE = "service"
+DIM_MODEL = "model"
+DIM_PROVIDER = "provider"

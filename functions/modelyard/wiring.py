@@ -1,0 +1,34 @@
+"""Builds the production object graph from settings (lazily, on first request)."""
+
+from __future__ import annotations
+
+from modelyard import aws
+from modelyard.gateway import Gateway
+from modelyard.providers.registry import adapter_for
+from modelyard.resilience.executor import FallbackExecutor
+from modelyard.settings import Settings
+from modelyard.store.config import ConfigRepository
+from modelyard.usage.publisher import UsagePublisher
+
+PEPPER_MAX_AGE_SECONDS = 3600
+
+
+def key_pepper(settings: Settings) -> str:
+    """The API-key pepper: Secrets Manager when deployed, the local setting otherwise."""
+    if settings.key_pepper_secret:
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        return str(get_secret(settings.key_pepper_secret, max_age=PEPPER_MAX_AGE_SECONDS))
+    return settings.key_pepper
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    dynamodb = aws.client("dynamodb")
+    return Gateway(
+        config=ConfigRepository(
+            settings.config_table, dynamodb, cache_seconds=settings.config_cache_seconds
+        ),
+        publisher=UsagePublisher(settings.usage_queue_url, settings.usage_table, aws.client),
+        executor=FallbackExecutor(adapter_for),
+        pepper=key_pepper(settings),
+    )

@@ -1,0 +1,50 @@
+"""Shared fixtures: a local stack (moto server, simulated upstreams, the gateway on uvicorn).
+
+The stack changes `os.environ` (boto3 reads its endpoint there); the fixture puts the
+environment back afterwards so the template tests' in-process moto sees a clean one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from modelyard import aws
+from modelyard.local.stack import LocalStack
+from modelyard.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    saved = dict(os.environ)
+    local = LocalStack(sim_latency="zero", sim_faults="").start(poll=False)
+    local.base_url = local.serve_gateway()  # type: ignore[attr-defined]
+    try:
+        yield local
+    finally:
+        local.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        aws.reset_clients()
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def sim(stack: LocalStack) -> Iterator[Any]:
+    """The stack's simulator, reset to no faults and zero latency after each test."""
+    yield stack.simulator
+    stack.simulator.configure_now(faults="", latency="zero")
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=stack.base_url,  # type: ignore[attr-defined]
+        headers={"authorization": f"Bearer {stack.api_key}"},
+        timeout=30,
+    ) as client:
+        yield client

@@ -1,0 +1,153 @@
+"""The official openai SDK against the gateway on a real uvicorn, served by simulated upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
+
+
+@pytest.fixture
+def client(stack: LocalStack) -> OpenAI:
+    return OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
+
+
+def test_openai_sdk_gets_a_completion_with_modelyard_headers(client: OpenAI, stack: LocalStack):
+    raw = client.chat.completions.with_raw_response.create(
+        model="deepseek-ai/DeepSeek-V4-Flash",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Explain how AI model pricing works."},
+        ],
+        max_tokens=500,
+        temperature=0.7,
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    headers = raw.headers
+    assert headers["x-modelyard-model"] == "deepseek-v4-flash"
+    assert headers["x-modelyard-provider"] == "deepseek"
+    assert headers["x-modelyard-attempts"] == "1"
+    assert headers["x-modelyard-task"]
+    assert headers["x-modelyard-route-reason"]
+    extra = completion.model_extra or {}
+    meta = extra["modelyard"]
+    assert meta["cost_usd"] == headers["x-modelyard-cost-usd"]
+    assert meta["attempts"][0]["status"] == "ok"
+    # 0.14 $/M input, 0.28 $/M output: the cost is exact
+    from decimal import Decimal
+
+    expected = (Decimal(completion.usage.prompt_tokens) * Decimal("0.14")
+                + Decimal(completion.usage.completion_tokens) * Decimal("0.28")) / 10**6
+    assert Decimal(meta["cost_usd"]) == expected
+
+    stack.poller.drain()
+    [entry] = ledger_items(headers["x-modelyard-request-id"])
+    assert entry["model"] == "deepseek-v4-flash"
+    assert entry["cost_usd"] == expected
+    assert entry["status"] == "ok"
+
+
+def test_auto_route_names_task_model_and_reason(client: OpenAI):
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Write a short poem about the sea."}],
+    )
+    assert raw.headers["x-modelyard-model"] in {m.id for m in client.models.list()}
+    assert raw.headers["x-modelyard-route-reason"].startswith("balanced")
+
+
+def test_models_lists_routable_models_and_auto_routes(client: OpenAI):
+    ids = {m.id for m in client.models.list()}
+    assert {"auto", "auto:cost", "auto:quality", "auto:speed"} <= ids
+    assert {"deepseek-v4-flash", "qwen3-32b", "gpt-4o", "kimi-k2.5", "claude-4-sonnet",
+            "yi-lightning"} <= ids
+
+
+def test_stream_delivers_chunks_and_a_usage_chunk_with_cost(client: OpenAI, stack: LocalStack):
+    stream = client.chat.completions.create(
+        model="qwen3-32b",
+        messages=[{"role": "user", "content": "Say hello [sim:tokens=12]"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("(simulated qwen3-32b)")
+    final = chunks[-1]
+    assert final.choices == [] and final.usage is not None
+    assert final.usage.completion_tokens == 12
+    meta = (final.model_extra or {})["modelyard"]
+    assert meta["model"] == "qwen3-32b" and meta["cost_usd"]
+
+
+def test_stream_without_include_usage_has_no_usage_chunk(client: OpenAI):
+    chunks = list(client.chat.completions.create(
+        model="qwen3-32b", messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert chunks and all(c.choices for c in chunks)
+    assert all(c.usage is None for c in chunks)
+
+
+def test_async_client_streams(stack: LocalStack):
+    async def run() -> list[str]:
+        client = AsyncOpenAI(base_url=stack.base_url, api_key=stack.api_key)  # type: ignore[attr-defined]
+        stream = await client.chat.completions.create(
+            model="claude-4-sonnet",
+            messages=[{"role": "user", "content": "hi [sim:tokens=5]"}],
+            stream=True,
+        )
+        pieces = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+        await client.close()
+        return pieces
+
+    pieces = asyncio.run(run())
+    assert "".join(pieces).startswith("(simulated claude-4-sonnet)")
+
+
+def test_tool_call_round_trip_through_anthropic_format(client: OpenAI):
+    tools = [{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]}}}]
+    first = client.chat.completions.create(
+        model="claude-4-sonnet", tools=tools,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert json.loads(call.function.arguments) == {"city": "simulated"}
+    second = client.chat.completions.create(
+        model="claude-4-sonnet", tools=tools,
+        messages=[
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+        ])
+    assert second.choices[0].finish_reason == "stop"
+    assert second.choices[0].message.content
+
+
+def test_json_mode_returns_json(client: OpenAI):
+    completion = client.chat.completions.create(
+        model="gpt-4o", response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Give me a JSON object with an answer."}])
+    assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
+
+
+def test_errors_reach_the_sdk_with_openai_shape(stack: LocalStack, client: OpenAI):
+    bad_key = OpenAI(base_url=stack.base_url, api_key="sk-wrong", max_retries=0)  # type: ignore[attr-defined]
+    with pytest.raises(openai.AuthenticationError) as auth:
+        bad_key.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
+    assert auth.value.body["code"] == "invalid_api_key"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="no-such-model",
+                                       messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="auto", messages=[])
+    assert bad.value.body["param"] == "messages"  # type: ignore[index]

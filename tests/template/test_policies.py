@@ -1,0 +1,174 @@
+"""Least privilege: every function's role names only the actions and resources it uses.
+
+Read from the translated template, where SAM has turned each function's `Policies` into an
+IAM role (or the function names its own role), so that both kinds are checked the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from template_support import BASIC_EXECUTION_POLICY
+
+Grants = dict[str, set[str]]  # resource logical id -> actions
+
+CONFIG_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+# TransactWriteItems is authorised per item: PutItem / UpdateItem / ConditionCheckItem.
+EXPECTED: dict[str, Grants] = {
+    "RouterFunction": {
+        "ConfigTable": CONFIG_READ,
+        "UsageTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",
+        },
+        "UsageQueue": {"sqs:SendMessage"},
+        "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
+        "ProviderSecret": {"secretsmanager:GetSecretValue"},
+    },
+    "CostAggregatorFunction": {
+        "UsageTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
+        },
+        "UsageQueue": {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+        },
+    },
+    "ProviderAttemptFunction": {
+        "ConfigTable": CONFIG_READ,
+        "ProviderSecret": {"secretsmanager:GetSecretValue"},
+    },
+}
+SCOPED_SERVICES = ("dynamodb:", "sqs:", "secretsmanager:", "states:", "kms:")
+WRITE_ACTIONS = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+}
+_SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _resource_ids(resource: Any) -> set[str]:
+    """Logical ids a policy Resource refers to; '*' for a wildcard or anything unrecognised."""
+    if isinstance(resource, dict):
+        if "Ref" in resource:
+            return {resource["Ref"]}
+        if "Fn::GetAtt" in resource:
+            return {resource["Fn::GetAtt"][0]}
+        if "Fn::Sub" in resource:
+            text = resource["Fn::Sub"]
+            text = text[0] if isinstance(text, list) else text
+            ids = set(_SUB_REF.findall(text)) - {"AWS"}
+            return ids or {"*"}
+    return {"*"}
+
+
+def _role_id(function: dict[str, Any]) -> str:
+    role = function["Properties"]["Role"]
+    assert "Fn::GetAtt" in role, f"role must be created by the template, got {role}"
+    return str(role["Fn::GetAtt"][0])
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+    ]
+
+
+def grants(translated: dict[str, Any], function_id: str) -> Grants:
+    resources = translated["Resources"]
+    role = resources[_role_id(resources[function_id])]
+    found: Grants = defaultdict(set)
+    for statement in _statements(role):
+        assert statement["Effect"] == "Allow", statement
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        for resource in _as_list(statement["Resource"]):
+            for logical_id in _resource_ids(resource):
+                found[logical_id].update(_as_list(statement["Action"]))
+    return dict(found)
+
+
+@pytest.mark.parametrize("function_id", sorted(EXPECTED))
+def test_function_grants_are_exactly_what_it_uses(
+    translated: dict[str, Any], function_id: str
+) -> None:
+    assert grants(translated, function_id) == EXPECTED[function_id]
+
+
+def test_every_function_is_covered(translated: dict[str, Any]) -> None:
+    functions = {
+        lid for lid, r in translated["Resources"].items() if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert functions == set(EXPECTED)
+
+
+@pytest.mark.parametrize("function_id", sorted(EXPECTED))
+def test_no_wildcards_for_data_services(translated: dict[str, Any], function_id: str) -> None:
+    for logical_id, actions in grants(translated, function_id).items():
+        assert not any(a.endswith("*") for a in actions), (logical_id, actions)
+        scoped = {a for a in actions if a.startswith(SCOPED_SERVICES)}
+        assert not (scoped and logical_id == "*"), f"{function_id}: {scoped} on '*'"
+
+
+@pytest.mark.parametrize("function_id", sorted(EXPECTED))
+def test_only_the_logs_managed_policy(translated: dict[str, Any], function_id: str) -> None:
+    # SAM's generated role for an SQS event would attach AWSLambdaSQSQueueExecutionRole
+    # (receive from every queue); only the CloudWatch Logs policy is allowed.
+    resources = translated["Resources"]
+    role = resources[_role_id(resources[function_id])]
+    for arn in role["Properties"].get("ManagedPolicyArns", []):
+        text = arn["Fn::Sub"] if isinstance(arn, dict) else arn
+        assert text.endswith(f":policy/service-role/{BASIC_EXECUTION_POLICY}"), text
+
+
+def test_nothing_writes_the_config_table(translated: dict[str, Any]) -> None:
+    # ConfigTable is written by `modelyard seed` (the operator), never by a function.
+    for function_id in EXPECTED:
+        actions = grants(translated, function_id).get("ConfigTable", set())
+        assert not actions & WRITE_ACTIONS, function_id
+
+
+def test_aggregator_has_no_config_access_and_no_secrets(translated: dict[str, Any]) -> None:
+    found = grants(translated, "CostAggregatorFunction")
+    assert "ConfigTable" not in found
+    assert not {"KeyPepperSecret", "ProviderSecret"} & set(found)
+
+
+def test_roles_trust_only_lambda(translated: dict[str, Any]) -> None:
+    resources = translated["Resources"]
+    for function_id in EXPECTED:
+        role = resources[_role_id(resources[function_id])]
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert _as_list(statement["Principal"]["Service"]) == ["lambda.amazonaws.com"]
+        assert _as_list(statement["Action"]) == ["sts:AssumeRole"]
+
+
+def test_api_gateway_permission_is_scoped_to_this_api(translated: dict[str, Any]) -> None:
+    permissions = [
+        r["Properties"]
+        for r in translated["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    (permission,) = permissions
+    assert permission["FunctionName"] == {"Ref": "RouterFunction"}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert _resource_ids(permission["SourceArn"]) == {"Api"}

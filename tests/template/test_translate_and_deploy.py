@@ -1,0 +1,294 @@
+"""The SAM template, translated offline and deployed into moto, has what the code relies on.
+
+What moto's CloudFormation ignores (TTL, point-in-time recovery and SSE on tables, function
+architecture and layers, the API's OpenAPI body) is checked on the translated template instead;
+what it cannot deploy at all is listed in conftest.MOTO_CANNOT_DEPLOY.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from template_support import MOTO_CANNOT_DEPLOY, REGION, ROOT, STACK_NAME, Deployed
+
+from modelyard.local.tables import ttl_attribute
+from modelyard.settings import Settings
+from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+TABLES = ("ConfigTable", "UsageTable")
+FUNCTIONS = ("RouterFunction", "CostAggregatorFunction", "ProviderAttemptFunction")
+STREAMING_URI = re.compile(
+    r"^arn:\$\{AWS::Partition\}:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
+    r"\$\{RouterFunction\.Arn\}/response-streaming-invocations$"
+)
+
+
+class _RecordingEnv(dict[str, str]):
+    """An empty environment that remembers which names were looked up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.names.add(key)
+        return default
+
+    def __getitem__(self, key: str) -> str:
+        self.names.add(key)
+        raise KeyError(key)
+
+
+def settings_env_names() -> set[str]:
+    """Every environment variable that Settings.from_env reads."""
+    env = _RecordingEnv()
+    Settings.from_env(env)
+    return env.names
+
+
+def _props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def _function_env(deployed: Deployed, logical_id: str) -> dict[str, str]:
+    config = deployed.client("lambda").get_function_configuration(
+        FunctionName=deployed.physical[logical_id]
+    )
+    return config.get("Environment", {}).get("Variables", {})
+
+
+# ------------------------------------------------------------------ the deploy itself
+
+
+def test_everything_moto_can_deploy_came_up(deployed: Deployed, translated: dict[str, Any]) -> None:
+    expected = set(translated["Resources"]) - deployed.dropped
+    assert set(deployed.physical) == expected
+    assert {translated["Resources"][lid]["Type"] for lid in deployed.dropped} <= MOTO_CANNOT_DEPLOY
+
+
+def test_outputs(deployed: Deployed) -> None:
+    api_id = deployed.physical["Api"]
+    assert deployed.outputs["ApiUrl"] == (
+        f"https://{api_id}.execute-api.{REGION}.amazonaws.com/prod/v1"
+    )
+    assert deployed.outputs["ConfigTableName"] == deployed.physical["ConfigTable"]
+    assert deployed.outputs["UsageTableName"] == deployed.physical["UsageTable"]
+    assert deployed.outputs["UsageQueueUrl"] == deployed.physical["UsageQueue"]
+    assert deployed.outputs["DashboardName"] == f"{STACK_NAME}-{REGION}"
+
+
+# ------------------------------------------------------------------ tables
+
+
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_table_keys_match_the_code(deployed: Deployed, logical_id: str) -> None:
+    table = deployed.client("dynamodb").describe_table(TableName=deployed.physical[logical_id])
+    table = table["Table"]
+    assert table["KeySchema"] == [
+        {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+        {"AttributeName": SORT_KEY, "AttributeType": "S"},
+    ]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_tables_are_encrypted_and_recoverable(translated: dict[str, Any], logical_id: str) -> None:
+    # moto's CloudFormation ignores these properties, so they are read from the translation.
+    props = _props(translated, logical_id)
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert translated["Resources"][logical_id]["DeletionPolicy"] == "Retain"
+
+
+def test_usage_table_ttl_is_the_codes_attribute(translated: dict[str, Any]) -> None:
+    assert _props(translated, "UsageTable")["TimeToLiveSpecification"] == {
+        "AttributeName": TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert "TimeToLiveSpecification" not in _props(translated, "ConfigTable")
+    # and the local stack reads the same attribute from the template
+    assert ttl_attribute("UsageTable") == TTL_ATTRIBUTE
+    assert ttl_attribute("ConfigTable") is None
+
+
+# ------------------------------------------------------------------ queues
+
+
+def _queue_attributes(deployed: Deployed, logical_id: str) -> dict[str, str]:
+    sqs = deployed.client("sqs")
+    return sqs.get_queue_attributes(QueueUrl=deployed.physical[logical_id], AttributeNames=["All"])[
+        "Attributes"
+    ]
+
+
+def test_usage_queue_redrives_to_the_dlq(deployed: Deployed) -> None:
+    queue = _queue_attributes(deployed, "UsageQueue")
+    dlq = _queue_attributes(deployed, "UsageDeadLetterQueue")
+    redrive = json.loads(queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(dlq["MessageRetentionPeriod"]) == 14 * 24 * 3600
+    # A standard DLQ keeps the original enqueue time: it must outlive the source queue.
+    assert int(dlq["MessageRetentionPeriod"]) > int(queue["MessageRetentionPeriod"])
+    assert queue["SqsManagedSseEnabled"] == dlq["SqsManagedSseEnabled"] == "true"
+
+
+def test_aggregator_event_source_and_visibility_timeout(deployed: Deployed) -> None:
+    lam = deployed.client("lambda")
+    function = lam.get_function_configuration(
+        FunctionName=deployed.physical["CostAggregatorFunction"]
+    )
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    (mapping,) = (m for m in mappings if m["FunctionArn"] == function["FunctionArn"])
+    queue = _queue_attributes(deployed, "UsageQueue")
+    assert mapping["EventSourceArn"] == queue["QueueArn"]
+    assert mapping["BatchSize"] == 100
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    window = mapping["MaximumBatchingWindowInSeconds"]
+    assert 1 <= window <= 10
+    # AWS's rule for Lambda consumers: visibility >= 6 x function timeout (+ batching window).
+    assert int(queue["VisibilityTimeout"]) >= 6 * function["Timeout"] + window
+
+
+# ------------------------------------------------------------------ functions
+
+
+def test_function_environment_names_are_the_ones_settings_reads(deployed: Deployed) -> None:
+    known = settings_env_names()
+    for logical_id in FUNCTIONS:
+        names = {n for n in _function_env(deployed, logical_id) if n.startswith("MODELYARD_")}
+        assert names <= known, f"{logical_id} sets {sorted(names - known)}, unknown to settings"
+        # the plain pepper is for local runs only; on AWS it comes from Secrets Manager
+        assert "MODELYARD_KEY_PEPPER" not in names
+
+
+def test_router_environment_points_at_the_deployed_resources(deployed: Deployed) -> None:
+    env = _function_env(deployed, "RouterFunction")
+    assert env["MODELYARD_CONFIG_TABLE"] == deployed.physical["ConfigTable"]
+    assert env["MODELYARD_USAGE_TABLE"] == deployed.physical["UsageTable"]
+    assert env["MODELYARD_USAGE_QUEUE_URL"] == deployed.physical["UsageQueue"]
+    assert env["MODELYARD_KEY_PEPPER_SECRET_ARN"] == deployed.secret_arns["KeyPepperSecret"]
+    assert env["MODELYARD_PROVIDER_SECRET_ARN"] == deployed.secret_arns["ProviderSecret"]
+    assert env["MODELYARD_STAGE"] == "prod"
+    # Lambda Web Adapter: the app streams through uvicorn, readiness on the health route
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
+    assert env["PORT"] == "8080"
+
+
+def test_aggregator_environment(deployed: Deployed) -> None:
+    env = _function_env(deployed, "CostAggregatorFunction")
+    assert env["MODELYARD_USAGE_TABLE"] == deployed.physical["UsageTable"]
+    # it needs no secrets
+    assert not {n for n in env if n.endswith("_SECRET_ARN")}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_powertools_environment(deployed: Deployed, logical_id: str) -> None:
+    env = _function_env(deployed, logical_id)
+    assert env["POWERTOOLS_SERVICE_NAME"] == "modelyard"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Modelyard"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_no_secret_values_in_environment(deployed: Deployed, logical_id: str) -> None:
+    for name, value in _function_env(deployed, logical_id).items():
+        if "SECRET" in name or "KEY" in name or "TOKEN" in name:
+            assert name.endswith("_ARN") and value.startswith("arn:"), name
+
+
+def test_router_runs_under_the_web_adapter(deployed: Deployed, translated: dict[str, Any]) -> None:
+    config = deployed.client("lambda").get_function_configuration(
+        FunctionName=deployed.physical["RouterFunction"]
+    )
+    assert config["Handler"] == "run.sh"
+    assert config["Timeout"] == 900
+    assert config["MemorySize"] >= 1024
+    # moto's CloudFormation drops Layers and Architectures: read them from the translation
+    props = _props(translated, "RouterFunction")
+    assert props["Architectures"] == ["arm64"]
+    assert props["Runtime"] in {"python3.12", "python3.13"}
+    (layer,) = props["Layers"]
+    assert layer == {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:753240598075:layer:"
+        "LambdaAdapterLayerArm64:${WebAdapterLayerVersion}"
+    }
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_functions_are_arm64_zip(translated: dict[str, Any], logical_id: str) -> None:
+    props = _props(translated, logical_id)
+    assert props["Architectures"] == ["arm64"]
+    assert props.get("PackageType", "Zip") == "Zip"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_handlers_name_modules_that_exist(translated: dict[str, Any], logical_id: str) -> None:
+    handler = _props(translated, logical_id)["Handler"]
+    code = ROOT / "functions"
+    if handler == "run.sh":
+        run = code / "run.sh"
+        assert os.access(run, os.X_OK), "functions/run.sh must be executable"
+        assert "handlers.router:app" in run.read_text()
+        module = "handlers.router"
+    else:
+        module, _, _function = handler.rpartition(".")
+    path = code / Path(*module.split("."))
+    assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), handler
+
+
+# ------------------------------------------------------------------ API
+
+
+def test_api_streams_every_path_to_the_router(translated: dict[str, Any]) -> None:
+    props = _props(translated, "Api")
+    assert props["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    paths = props["Body"]["paths"]
+    assert set(paths) == {"/", "/{proxy+}"}
+    for path, item in paths.items():
+        integration = item["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", path
+        assert integration["httpMethod"] == "POST", path
+        assert integration["responseTransferMode"] == "STREAM", path
+        # streaming integrations may run for up to 15 minutes
+        assert 29_000 < integration["timeoutInMillis"] <= 900_000, path
+        assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), path
+
+
+def test_api_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> None:
+    (stage,) = (r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage")
+    assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
+    (settings,) = stage["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+
+
+def test_api_gateway_may_invoke_the_router(deployed: Deployed) -> None:
+    policy = deployed.client("lambda").get_policy(FunctionName=deployed.physical["RouterFunction"])
+    (statement,) = json.loads(policy["Policy"])["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    source = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+    assert source.startswith(f"arn:aws:execute-api:{REGION}:")
+    assert f":{deployed.physical['Api']}/" in source
+
+
+def test_dashboard_deploys_with_every_placeholder_resolved(deployed: Deployed) -> None:
+    body = deployed.client("cloudwatch").get_dashboard(DashboardName=f"{STACK_NAME}-{REGION}")
+    text = body["DashboardBody"]
+    assert "${" not in text
+    dashboard = json.loads(text)
+    assert {w["properties"].get("region", REGION) for w in dashboard["widgets"]} == {REGION}
+    dlq_name = deployed.physical["UsageDeadLetterQueue"].rsplit("/", 1)[-1]
+    assert dlq_name in text

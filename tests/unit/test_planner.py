@@ -1,0 +1,94 @@
+from decimal import Decimal
+
+import pytest
+
+from modelyard.cli import _offline_catalog
+from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
+from modelyard.routing.planner import RequestFeatures, RouteRequest, plan_route
+
+CATALOG = _offline_catalog()
+
+
+def plan(body, **kwargs):
+    body = {"messages": [{"role": "user", "content": "hello"}], **body}
+    return plan_route(RouteRequest.from_body(body), RequestFeatures.from_chat(body), CATALOG,
+                      **kwargs)
+
+
+def test_explicit_model_resolves_aliases_and_provider_prefixes():
+    for name in ("deepseek-v4-flash", "deepseek/deepseek-v4-flash",
+                 "deepseek-ai/DeepSeek-V4-Flash"):
+        assert plan({"model": name}).candidates[0].model.id == "deepseek-v4-flash"
+
+
+def test_unknown_model_is_not_found():
+    with pytest.raises(NotFound):
+        plan({"model": "gpt-9"})
+    with pytest.raises(NotFound):
+        plan({"model": "auto:cheapest"})
+
+
+def test_key_allow_list_is_enforced():
+    with pytest.raises(PermissionDenied):
+        plan({"model": "gpt-4o"}, allowed=lambda m: m == "qwen3-32b")
+    auto = plan({"model": "auto"}, allowed=lambda m: m == "qwen3-32b")
+    assert [c.model.id for c in auto.candidates] == ["qwen3-32b"]
+
+
+def test_tools_are_never_sent_to_a_model_without_tool_calling():
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    result = plan({"model": "auto:cost", "tools": tools, "modelyard": {"task": "chat"}})
+    assert "yi-lightning" not in [c.model.id for c in result.candidates]
+    assert result.rejected["yi-lightning"] == "no tool calling"
+    with pytest.raises(InvalidRequest):
+        plan({"model": "yi-lightning", "tools": tools})
+
+
+def test_context_window_excludes_small_models():
+    long = "word " * 80_000  # ~100k tokens
+    result = plan({"model": "auto", "messages": [{"role": "user", "content": long}],
+                   "modelyard": {"task": "summarization"}})
+    assert "yi-lightning" not in [c.model.id for c in result.candidates]
+    assert "window" in result.rejected["yi-lightning"]
+
+
+def test_vision_requires_an_image_capable_model():
+    content = [{"type": "text", "text": "what is this"},
+               {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]
+    result = plan({"model": "auto", "messages": [{"role": "user", "content": content}],
+                   "modelyard": {"task": "chat"}})
+    assert {c.model.id for c in result.candidates} <= {"gpt-4o", "kimi-k2.5", "claude-4-sonnet"}
+
+
+def test_policies_trade_quality_for_cost():
+    coding = {"messages": [{"role": "user", "content": "fix my function"}],
+              "modelyard": {"task": "coding"}}
+    assert plan({"model": "auto:quality", **coding}).candidates[0].model.id == "claude-4-sonnet"
+    cheap = plan({"model": "auto:cost", **coding}).candidates[0]
+    assert cheap.model.id == "deepseek-v4-flash"  # quality 9.2 at a fraction of the price
+
+
+def test_max_cost_is_a_hard_limit():
+    result = plan({"model": "auto:quality", "max_tokens": 1000,
+                   "modelyard": {"task": "coding", "max_cost_usd": 0.001}})
+    assert all(c.estimated_cost_usd <= Decimal("0.001") for c in result.candidates)
+    assert "claude-4-sonnet" in result.rejected
+
+
+def test_open_circuit_removes_a_model_from_auto_routes():
+    result = plan({"model": "auto", "modelyard": {"task": "coding"}},
+                  healthy=lambda m: m != "deepseek-v4-flash")
+    assert "deepseek-v4-flash" not in [c.model.id for c in result.candidates]
+    assert result.rejected["deepseek-v4-flash"] == "circuit open"
+
+
+def test_explicit_fallbacks_follow_the_requested_model_in_order():
+    result = plan({"model": "gpt-4o", "modelyard": {"fallbacks": ["qwen3-32b", "kimi-k2.5"]}})
+    assert [c.model.id for c in result.candidates] == ["gpt-4o", "qwen3-32b", "kimi-k2.5"]
+
+
+def test_explanation_lists_candidates_and_rejections():
+    explained = plan({"model": "auto:speed", "modelyard": {"task": "chat"}}).explain()
+    assert explained["choice"] == explained["candidates"][0]["model"]
+    assert explained["policy"] == "speed"
+    assert explained["reason"].startswith("speed")
