@@ -26,7 +26,8 @@ def client(service: str) -> Any:
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=32,
         )
-        return boto3.client(service, config=config)
+        make: Any = boto3.client  # the stubs only type literal service names
+        return make(service, config=config)
 
 
 def reset_clients() -> None:

@@ -30,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from modelyard.local.stack import LocalStack
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     stack = LocalStack(simulate=args.simulate).start()
     try:
         from modelyard.api.app import create_app
@@ -40,10 +41,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"admin key          {stack.admin_key}", flush=True)
         print(f"embedded AWS       {stack.endpoint} (moto)", flush=True)
         if stack.simulated:
-            print(f"SIMULATED upstreams {stack.sim_url} for: {', '.join(stack.simulated)}",
-                  flush=True)
-        uvicorn.run(create_app(), host="127.0.0.1", port=args.port, log_level="warning",
-                    access_log=False)
+            print(
+                f"SIMULATED upstreams {stack.sim_url} for: {', '.join(stack.simulated)}", flush=True
+            )
+        uvicorn.run(
+            create_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        )
     finally:
         stack.stop()
 
@@ -64,7 +67,9 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
     items = list(seed_items(Path(args.dir) if args.dir else None))
     count = _config_repository().put_items(items)
-    print(f"seeded {count} items into {os.environ.get('MODELYARD_CONFIG_TABLE', 'modelyard-config')}")
+    print(
+        f"seeded {count} items into {os.environ.get('MODELYARD_CONFIG_TABLE', 'modelyard-config')}"
+    )
 
 
 def cmd_keys_create(args: argparse.Namespace) -> None:
@@ -73,10 +78,23 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     from modelyard.wiring import key_pepper
 
     models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip())
-    secret, record = create_key(_config_repository(), key_pepper(get_settings()), args.tenant,
-                                name=args.name or "", allowed_models=models)
-    print(json.dumps({"id": record.key_id, "key": secret, "tenant": record.tenant,
-                      "models": list(models) or "all"}))
+    secret, record = create_key(
+        _config_repository(),
+        key_pepper(get_settings()),
+        args.tenant,
+        name=args.name or "",
+        allowed_models=models,
+    )
+    print(
+        json.dumps(
+            {
+                "id": record.key_id,
+                "key": secret,
+                "tenant": record.tenant,
+                "models": list(models) or "all",
+            }
+        )
+    )
     print("store the key now: it is not shown again", file=sys.stderr)
 
 
@@ -84,12 +102,15 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
 def cmd_route_explain(args: argparse.Namespace) -> None:
     from modelyard.routing.planner import RequestFeatures, RouteRequest, plan_route
 
-    body: dict[str, Any] = {"model": args.model,
-                            "messages": [{"role": "user", "content": args.prompt}]}
+    body: dict[str, Any] = {
+        "model": args.model,
+        "messages": [{"role": "user", "content": args.prompt}],
+    }
     if args.policy:
         body["modelyard"] = {"policy": args.policy}
-    plan = plan_route(RouteRequest.from_body(body), RequestFeatures.from_chat(body),
-                      _offline_catalog())
+    plan = plan_route(
+        RouteRequest.from_body(body), RequestFeatures.from_chat(body), _offline_catalog()
+    )
     print(json.dumps(plan.explain(), indent=2))
 
 
@@ -99,8 +120,12 @@ def cmd_cost_project(args: argparse.Namespace) -> None:
 
     rows = project(_offline_catalog(), args.requests, args.input_tokens, args.output_tokens)
     if args.json:
-        print(json.dumps([{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()}
-                          for r in rows], indent=2))
+        print(
+            json.dumps(
+                [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows],
+                indent=2,
+            )
+        )
     else:
         print(render_table(rows, args.requests, args.input_tokens, args.output_tokens))
 
@@ -111,16 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway locally with embedded AWS")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    serve.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
-                       help="simulate providers that have no real key (default: on)")
+    serve.add_argument(
+        "--simulate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="simulate providers that have no real key (default: on)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     seed = sub.add_parser("seed", help="load infra/seed into the ConfigTable")
     seed.add_argument("--dir", help="seed folder (default: the repo's infra/seed)")
     seed.set_defaults(func=cmd_seed)
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command",
-                                                                  required=True)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name")
@@ -128,15 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_keys_create)
 
     route = sub.add_parser("route", help="routing decisions").add_subparsers(
-        dest="route_command", required=True)
+        dest="route_command", required=True
+    )
     explain = route.add_parser("explain", help="show the full routing decision for a prompt")
     explain.add_argument("prompt")
     explain.add_argument("--policy", help="balanced, cost, quality or speed")
     explain.add_argument("--model", default="auto", help="model or route (default: auto)")
     explain.set_defaults(func=cmd_route_explain)
 
-    cost = sub.add_parser("cost", help="cost tools").add_subparsers(dest="cost_command",
-                                                                     required=True)
+    cost = sub.add_parser("cost", help="cost tools").add_subparsers(
+        dest="cost_command", required=True
+    )
     proj = cost.add_parser("project", help="monthly and annual cost per model for a profile")
     proj.add_argument("--requests", type=int, required=True, help="requests a month")
     proj.add_argument("--input-tokens", type=int, required=True, help="input tokens a request")

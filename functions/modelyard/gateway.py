@@ -25,7 +25,13 @@ from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import StreamState
 from modelyard.providers.errors import UpstreamError
 from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
-from modelyard.routing.planner import Candidate, RequestFeatures, RoutePlan, RouteRequest, plan_route
+from modelyard.routing.planner import (
+    Candidate,
+    RequestFeatures,
+    RoutePlan,
+    RouteRequest,
+    plan_route,
+)
 from modelyard.store.config import ConfigRepository
 from modelyard.usage.events import AttemptRecord, UsageEvent
 from modelyard.usage.publisher import UsagePublisher
@@ -77,7 +83,9 @@ class Gateway:
         self.executor = executor
         self.pepper = pepper
 
-    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> KeyRecord:
+    async def authenticate(
+        self, authorization: str | None, api_key: str | None = None
+    ) -> KeyRecord:
         secret = bearer_token(authorization) or (api_key or "").strip() or None
         if not secret:
             raise AuthenticationFailed(
@@ -124,7 +132,11 @@ class Gateway:
         return plan, features
 
     async def chat(
-        self, body: dict[str, Any], key: KeyRecord, request_id: str, header_policy: str | None = None
+        self,
+        body: dict[str, Any],
+        key: KeyRecord,
+        request_id: str,
+        header_policy: str | None = None,
     ) -> ChatResponse | StreamResponse:
         ctx = RequestContext(request_id, key)
         plan, features = await self.plan(body, key, header_policy)
@@ -258,7 +270,9 @@ class Gateway:
             "route_reason": plan.reason,
         }
 
-    def _headers(self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate) -> dict[str, str]:
+    def _headers(
+        self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate
+    ) -> dict[str, str]:
         return {
             "x-modelyard-request-id": ctx.request_id,
             "x-modelyard-task": plan.task,
@@ -275,7 +289,9 @@ def _stream_usage(state: StreamState, features: RequestFeatures) -> tuple[TokenU
     """The provider's usage, or, for a stream cut before it came, an estimate (flagged)."""
     if state.usage is not None:
         return state.usage, False
-    return TokenUsage(input_tokens=features.estimated_input_tokens, output_tokens=state.chunks), True
+    return TokenUsage(
+        input_tokens=features.estimated_input_tokens, output_tokens=state.chunks
+    ), True
 
 
 def _usage_chunk(first_chunk: bytes, usage: TokenUsage) -> dict[str, Any]:

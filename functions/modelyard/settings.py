@@ -44,5 +44,5 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings; tests that change the environment call `get_settings.cache_clear()`."""
+    """The process's settings (after changing the environment, `get_settings.cache_clear()`)."""
     return Settings.from_env()

@@ -8,9 +8,9 @@ import json
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
-from tests.helpers import ledger_items
 
 
 @pytest.fixture
@@ -44,8 +44,10 @@ def test_openai_sdk_gets_a_completion_with_modelyard_headers(client: OpenAI, sta
     # 0.14 $/M input, 0.28 $/M output: the cost is exact
     from decimal import Decimal
 
-    expected = (Decimal(completion.usage.prompt_tokens) * Decimal("0.14")
-                + Decimal(completion.usage.completion_tokens) * Decimal("0.28")) / 10**6
+    expected = (
+        Decimal(completion.usage.prompt_tokens) * Decimal("0.14")
+        + Decimal(completion.usage.completion_tokens) * Decimal("0.28")
+    ) / 10**6
     assert Decimal(meta["cost_usd"]) == expected
 
     stack.poller.drain()
@@ -67,8 +69,14 @@ def test_auto_route_names_task_model_and_reason(client: OpenAI):
 def test_models_lists_routable_models_and_auto_routes(client: OpenAI):
     ids = {m.id for m in client.models.list()}
     assert {"auto", "auto:cost", "auto:quality", "auto:speed"} <= ids
-    assert {"deepseek-v4-flash", "qwen3-32b", "gpt-4o", "kimi-k2.5", "claude-4-sonnet",
-            "yi-lightning"} <= ids
+    assert {
+        "deepseek-v4-flash",
+        "qwen3-32b",
+        "gpt-4o",
+        "kimi-k2.5",
+        "claude-4-sonnet",
+        "yi-lightning",
+    } <= ids
 
 
 def test_stream_delivers_chunks_and_a_usage_chunk_with_cost(client: OpenAI, stack: LocalStack):
@@ -89,8 +97,11 @@ def test_stream_delivers_chunks_and_a_usage_chunk_with_cost(client: OpenAI, stac
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(client: OpenAI):
-    chunks = list(client.chat.completions.create(
-        model="qwen3-32b", messages=[{"role": "user", "content": "hi"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="qwen3-32b", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
     assert chunks and all(c.choices for c in chunks)
     assert all(c.usage is None for c in chunks)
 
@@ -112,31 +123,47 @@ def test_async_client_streams(stack: LocalStack):
 
 
 def test_tool_call_round_trip_through_anthropic_format(client: OpenAI):
-    tools = [{"type": "function", "function": {
-        "name": "get_weather", "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
     first = client.chat.completions.create(
-        model="claude-4-sonnet", tools=tools,
-        messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+        model="claude-4-sonnet",
+        tools=tools,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+    )
     call = first.choices[0].message.tool_calls[0]
     assert first.choices[0].finish_reason == "tool_calls"
     assert json.loads(call.function.arguments) == {"city": "simulated"}
     second = client.chat.completions.create(
-        model="claude-4-sonnet", tools=tools,
+        model="claude-4-sonnet",
+        tools=tools,
         messages=[
             {"role": "user", "content": "What is the weather in Paris?"},
             {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
             {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ])
+        ],
+    )
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content
 
 
 def test_json_mode_returns_json(client: OpenAI):
     completion = client.chat.completions.create(
-        model="gpt-4o", response_format={"type": "json_object"},
-        messages=[{"role": "user", "content": "Give me a JSON object with an answer."}])
+        model="gpt-4o",
+        response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Give me a JSON object with an answer."}],
+    )
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
 
 
@@ -146,8 +173,9 @@ def test_errors_reach_the_sdk_with_openai_shape(stack: LocalStack, client: OpenA
         bad_key.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
     assert auth.value.body["code"] == "invalid_api_key"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="no-such-model",
-                                       messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="no-such-model", messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="auto", messages=[])
     assert bad.value.body["param"] == "messages"  # type: ignore[index]

@@ -38,12 +38,22 @@ def usage_event(tenant: str, i: int, model: str = "deepseek-v4-flash") -> UsageE
 
 def sqs_batch(events: list[UsageEvent], bodies: list[str] | None = None) -> dict:
     bodies = bodies or [e.model_dump_json() for e in events]
-    return {"Records": [
-        {"messageId": f"m{i}", "receiptHandle": f"h{i}", "body": body, "attributes": {},
-         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
-        for i, body in enumerate(bodies)
-    ]}
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"h{i}",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
 
 
 def tenant_items(tenant: str) -> tuple[list[dict], dict[str, dict]]:
@@ -73,10 +83,11 @@ def assert_reconciled(tenant: str, expected_requests: int) -> None:
 
 def test_n_events_make_n_ledger_items_and_counters_equal_their_sum(stack: LocalStack):
     tenant = f"t-{uuid.uuid4().hex[:8]}"
-    events = [usage_event(tenant, i, random.choice(["deepseek-v4-flash", "qwen3-32b"]))
-              for i in range(40)]
+    events = [
+        usage_event(tenant, i, random.choice(["deepseek-v4-flash", "qwen3-32b"])) for i in range(40)
+    ]
     for start in range(0, len(events), 10):
-        assert handler(sqs_batch(events[start:start + 10]), None) == {"batchItemFailures": []}
+        assert handler(sqs_batch(events[start : start + 10]), None) == {"batchItemFailures": []}
     assert_reconciled(tenant, 40)
 
 
@@ -118,10 +129,14 @@ def test_sample_sqs_event_is_accepted(stack: LocalStack):
 def test_aggregator_emits_emf_metrics(stack: LocalStack, capsys):
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     handler(sqs_batch([usage_event(tenant, 1)]), None)
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-             if line.startswith('{"_aws"')]
+    blobs = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
     names = {m["Name"] for b in blobs for d in b["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"CostUSD", "Requests", "InputTokens", "OutputTokens"} <= names
-    dims = {tuple(d) for b in blobs for cw in b["_aws"]["CloudWatchMetrics"]
-            for d in cw["Dimensions"]}
+    dims = {
+        tuple(d) for b in blobs for cw in b["_aws"]["CloudWatchMetrics"] for d in cw["Dimensions"]
+    }
     assert ("service",) in dims and ("model", "service") in dims

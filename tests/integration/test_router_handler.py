@@ -65,11 +65,24 @@ def with_change(name: str, *, body: str | None = None, auth: str | None = "keep"
         ({"body": "{not json"}, 400, "invalid_json"),
         ({"auth": None}, 401, "missing_api_key"),
         ({"auth": "Bearer sk-nope"}, 401, "invalid_api_key"),
-        ({"body": json.dumps({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})},
-         404, "model_not_found"),
-        ({"body": json.dumps({"model": "auto", "messages": [{"role": "user",
-                                                             "content": "x" * 1_100_000}]})},
-         413, "request_too_large"),
+        (
+            {
+                "body": json.dumps(
+                    {"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}
+                )
+            },
+            404,
+            "model_not_found",
+        ),
+        (
+            {
+                "body": json.dumps(
+                    {"model": "auto", "messages": [{"role": "user", "content": "x" * 1_100_000}]}
+                )
+            },
+            413,
+            "request_too_large",
+        ),
     ],
 )
 def test_bad_requests_get_the_contract_status_and_error_shape(handler, name, change, status, code):

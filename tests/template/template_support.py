@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import json
 import os
 import zipfile
@@ -79,6 +80,30 @@ def offline_aws_env() -> Iterator[None]:
         yield
 
 
+_accounts = itertools.count(100_000_000_001)
+
+
+@contextmanager
+def isolated_moto() -> Iterator[str]:
+    """In-process moto in an AWS account of its own; yields the account id.
+
+    `mock_aws()` normally wipes every moto backend when it starts and again when it stops. In
+    the same pytest session the end-to-end tests run moto's server in process (tests/conftest.py),
+    sharing those backends; a fresh account and no reset keep the two apart without wiping the
+    local stack's tables. Use together with offline_aws_env().
+    """
+    from moto import mock_aws
+
+    account = str(next(_accounts))
+    with mock.patch.dict(os.environ, {"MOTO_ACCOUNT_ID": account}):
+        mocked = mock_aws()
+        mocked.start(reset=False)
+        try:
+            yield account
+        finally:
+            mocked.stop(remove_data=False)
+
+
 @lru_cache(maxsize=1)
 def _translate() -> dict[str, Any]:
     from samtranslator.translator.transform import transform
@@ -93,7 +118,7 @@ def _translate() -> dict[str, Any]:
             props["CodeUri"] = code_uri
     # The translator takes AWS::Region and AWS::Partition from boto3's default session.
     with offline_aws_env():
-        return transform(sam, {}, _OfflinePolicyLoader())  # type: ignore[arg-type]
+        return transform(sam, {}, _OfflinePolicyLoader())
 
 
 def translate() -> dict[str, Any]:
@@ -119,7 +144,8 @@ class Deployed:
     def client(service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=REGION)
+        client: Any = boto3.client
+        return client(service, region_name=REGION)
 
 
 def _moto_ready(translated: dict[str, Any], secret_arns: dict[str, str]) -> dict[str, Any]:
@@ -142,9 +168,8 @@ def _moto_ready(translated: dict[str, Any], secret_arns: dict[str, str]) -> dict
 def deploy_into_moto(translated: dict[str, Any]) -> Iterator[Deployed]:
     """Deploy the translation into moto's CloudFormation; moto stays active until exit."""
     import boto3
-    from moto import mock_aws
 
-    with offline_aws_env(), mock_aws():
+    with offline_aws_env(), isolated_moto():
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secret_arns = {
             lid: secrets.create_secret(Name=f"{STACK_NAME}-{lid}", SecretString="{}")["ARN"]
@@ -168,10 +193,17 @@ def deploy_into_moto(translated: dict[str, Any]) -> Iterator[Deployed]:
         if stack["StackStatus"] != "CREATE_COMPLETE":
             raise AssertionError(f"{stack['StackStatus']}: {stack.get('StackStatusReason')}")
         summaries = cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
-        yield Deployed(
-            template=body,
-            outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
-            physical={s["LogicalResourceId"]: s.get("PhysicalResourceId", "") for s in summaries},
-            secret_arns=secret_arns,
-            dropped=frozenset(set(translated["Resources"]) - set(body["Resources"])),
-        )
+        try:
+            yield Deployed(
+                template=body,
+                outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+                physical={
+                    s["LogicalResourceId"]: s.get("PhysicalResourceId", "") for s in summaries
+                },
+                secret_arns=secret_arns,
+                dropped=frozenset(set(translated["Resources"]) - set(body["Resources"])),
+            )
+        finally:
+            # Bucket names are global across moto's accounts: free this one for the next run.
+            s3.delete_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY)
+            s3.delete_bucket(Bucket=ARTIFACT_BUCKET)

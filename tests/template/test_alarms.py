@@ -23,11 +23,18 @@ from modelyard.usage import metric_names as m
 EMITTED = {
     value
     for name, value in vars(m).items()
-    if name.isupper() and isinstance(value, str) and name not in {"NAMESPACE", "SERVICE"}
+    if name.isupper()
+    and isinstance(value, str)
+    and name not in {"NAMESPACE", "SERVICE"}
     and not name.startswith("DIM_")
 }
 DIMENSIONS = {m.DIM_SERVICE, m.DIM_MODEL, m.DIM_PROVIDER}
-ALARMS = ("DailySpendAlarm", "ApiErrorRateAlarm", "UsageDeadLetterAlarm", "CostAggregatorErrorsAlarm")
+ALARMS = (
+    "DailySpendAlarm",
+    "ApiErrorRateAlarm",
+    "UsageDeadLetterAlarm",
+    "CostAggregatorErrorsAlarm",
+)
 
 _SEARCH = re.compile(
     r"SEARCH\('\{(?P<namespace>[^,}]+),(?P<dims>[^}]*)\}\s+MetricName=\"(?P<name>[^\"]+)\"',"
@@ -199,5 +206,11 @@ def test_dashboard_shows_what_operators_need() -> None:
     assert (m.LATENCY_MS, by_model, "p50") in found
     assert (m.LATENCY_MS, by_model, "p99") in found
     assert (m.UPSTREAM_ERRORS, (m.DIM_PROVIDER, m.DIM_SERVICE), "Sum") in found
-    text = DASHBOARD_PATH.read_text()
-    assert '"ApproximateNumberOfMessagesVisible", "QueueName", "${UsageDeadLetterQueue.QueueName}"' in text
+    rows = [row for w in _dashboard()["widgets"] for row in w["properties"].get("metrics", [])]
+    dlq_depth = [
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "${UsageDeadLetterQueue.QueueName}",
+    ]
+    assert any(row[:4] == dlq_depth for row in rows), "no DLQ depth on the dashboard"

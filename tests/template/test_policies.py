@@ -47,6 +47,7 @@ EXPECTED: dict[str, Grants] = {
     },
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
+        "UsageQueue": {"sqs:SendMessage"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
     },
 }

@@ -35,7 +35,7 @@ class _RecordingEnv(dict[str, str]):
         super().__init__()
         self.names: set[str] = set()
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         self.names.add(key)
         return default
 
@@ -267,7 +267,9 @@ def test_api_streams_every_path_to_the_router(translated: dict[str, Any]) -> Non
 
 
 def test_api_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> None:
-    (stage,) = (r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage")
+    (stage,) = (
+        r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"
+    )
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
     (settings,) = stage["Properties"]["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}

@@ -11,13 +11,17 @@ CATALOG = _offline_catalog()
 
 def plan(body, **kwargs):
     body = {"messages": [{"role": "user", "content": "hello"}], **body}
-    return plan_route(RouteRequest.from_body(body), RequestFeatures.from_chat(body), CATALOG,
-                      **kwargs)
+    return plan_route(
+        RouteRequest.from_body(body), RequestFeatures.from_chat(body), CATALOG, **kwargs
+    )
 
 
 def test_explicit_model_resolves_aliases_and_provider_prefixes():
-    for name in ("deepseek-v4-flash", "deepseek/deepseek-v4-flash",
-                 "deepseek-ai/DeepSeek-V4-Flash"):
+    for name in (
+        "deepseek-v4-flash",
+        "deepseek/deepseek-v4-flash",
+        "deepseek-ai/DeepSeek-V4-Flash",
+    ):
         assert plan({"model": name}).candidates[0].model.id == "deepseek-v4-flash"
 
 
@@ -46,38 +50,59 @@ def test_tools_are_never_sent_to_a_model_without_tool_calling():
 
 def test_context_window_excludes_small_models():
     long = "word " * 80_000  # ~100k tokens
-    result = plan({"model": "auto", "messages": [{"role": "user", "content": long}],
-                   "modelyard": {"task": "summarization"}})
+    result = plan(
+        {
+            "model": "auto",
+            "messages": [{"role": "user", "content": long}],
+            "modelyard": {"task": "summarization"},
+        }
+    )
     assert "yi-lightning" not in [c.model.id for c in result.candidates]
     assert "window" in result.rejected["yi-lightning"]
 
 
 def test_vision_requires_an_image_capable_model():
-    content = [{"type": "text", "text": "what is this"},
-               {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]
-    result = plan({"model": "auto", "messages": [{"role": "user", "content": content}],
-                   "modelyard": {"task": "chat"}})
+    content = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+    ]
+    result = plan(
+        {
+            "model": "auto",
+            "messages": [{"role": "user", "content": content}],
+            "modelyard": {"task": "chat"},
+        }
+    )
     assert {c.model.id for c in result.candidates} <= {"gpt-4o", "kimi-k2.5", "claude-4-sonnet"}
 
 
 def test_policies_trade_quality_for_cost():
-    coding = {"messages": [{"role": "user", "content": "fix my function"}],
-              "modelyard": {"task": "coding"}}
+    coding = {
+        "messages": [{"role": "user", "content": "fix my function"}],
+        "modelyard": {"task": "coding"},
+    }
     assert plan({"model": "auto:quality", **coding}).candidates[0].model.id == "claude-4-sonnet"
     cheap = plan({"model": "auto:cost", **coding}).candidates[0]
     assert cheap.model.id == "deepseek-v4-flash"  # quality 9.2 at a fraction of the price
 
 
 def test_max_cost_is_a_hard_limit():
-    result = plan({"model": "auto:quality", "max_tokens": 1000,
-                   "modelyard": {"task": "coding", "max_cost_usd": 0.001}})
+    result = plan(
+        {
+            "model": "auto:quality",
+            "max_tokens": 1000,
+            "modelyard": {"task": "coding", "max_cost_usd": 0.001},
+        }
+    )
     assert all(c.estimated_cost_usd <= Decimal("0.001") for c in result.candidates)
     assert "claude-4-sonnet" in result.rejected
 
 
 def test_open_circuit_removes_a_model_from_auto_routes():
-    result = plan({"model": "auto", "modelyard": {"task": "coding"}},
-                  healthy=lambda m: m != "deepseek-v4-flash")
+    result = plan(
+        {"model": "auto", "modelyard": {"task": "coding"}},
+        healthy=lambda m: m != "deepseek-v4-flash",
+    )
     assert "deepseek-v4-flash" not in [c.model.id for c in result.candidates]
     assert result.rejected["deepseek-v4-flash"] == "circuit open"
 

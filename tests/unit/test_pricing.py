@@ -4,8 +4,9 @@ from modelyard.cli import _offline_catalog
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd, format_usd
 from modelyard.pricing.projection import project
 
-GPT4O = Price("gpt-4o", Decimal("2.50"), Decimal("10.00"), "2026-01-01",
-              cached_input=Decimal("1.25"))
+GPT4O = Price(
+    "gpt-4o", Decimal("2.50"), Decimal("10.00"), "2026-01-01", cached_input=Decimal("1.25")
+)
 
 
 def test_cost_is_exact_decimal():

@@ -5,8 +5,13 @@ from modelyard.resilience.retry import DEFAULT_RETRY_POLICY, Retrier
 
 
 def test_backoff_follows_step_functions_semantics():
-    retrier = Retrier(("server_error",), interval_seconds=1, backoff_rate=2,
-                      max_delay_seconds=3, jitter_strategy="NONE")
+    retrier = Retrier(
+        ("server_error",),
+        interval_seconds=1,
+        backoff_rate=2,
+        max_delay_seconds=3,
+        jitter_strategy="NONE",
+    )
     assert [retrier.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 3, 3]
 
 
@@ -20,8 +25,13 @@ def test_full_jitter_stays_within_the_capped_delay():
 def test_policy_renders_to_asl_retry_fields():
     asl = DEFAULT_RETRY_POLICY.to_asl()
     assert asl[0]["ErrorEquals"] == ["rate_limited", "overloaded"]
-    assert {"IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
-            "JitterStrategy"} <= set(asl[0])
+    assert {
+        "IntervalSeconds",
+        "MaxAttempts",
+        "BackoffRate",
+        "MaxDelaySeconds",
+        "JitterStrategy",
+    } <= set(asl[0])
     assert DEFAULT_RETRY_POLICY.retrier_for("bad_request") is None
 
 

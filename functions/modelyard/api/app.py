@@ -30,6 +30,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 429, 502, 504)
 }
 
+
 class RequestIdMiddleware:
     """Gives every request an id (header, logs, ledger) and logs one line per request.
 
@@ -70,6 +71,7 @@ class RequestIdMiddleware:
                 (time.perf_counter() - started) * 1000,
             )
 
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object, refusing anything larger than `max_bytes` before reading it."""
     length = request.headers.get("content-length")
@@ -89,6 +91,7 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
     return body
+
 
 def create_app(
     gateway: Gateway | None = None,
@@ -131,8 +134,9 @@ def create_app(
     @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
     async def list_models(request: Request) -> JSONResponse:
         gw = current_gateway()
-        key = await gw.authenticate(request.headers.get("authorization"),
-                                    request.headers.get("x-api-key"))
+        key = await gw.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
         return JSONResponse(await gw.models(key))
 
     @app.post(
@@ -142,15 +146,21 @@ def create_app(
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema(
-                    ref_template="#/components/schemas/{model}")}},
+                "content": {
+                    "application/json": {
+                        "schema": ChatCompletionRequest.model_json_schema(
+                            ref_template="#/components/schemas/{model}"
+                        )
+                    }
+                },
             }
         },
     )
     async def chat_completions(request: Request) -> Response:
         gw = current_gateway()
-        key = await gw.authenticate(request.headers.get("authorization"),
-                                    request.headers.get("x-api-key"))
+        key = await gw.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
         body = await read_json(request, current_settings().max_body_bytes)
         try:
             ChatCompletionRequest.model_validate(body)

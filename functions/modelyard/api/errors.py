@@ -20,8 +20,14 @@ _STATUS_TYPES = {
 }
 
 
-def error_response(status: int, message: str, type_: str, code: str | None,
-                   param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -49,12 +55,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         type_, code = _STATUS_TYPES.get(exc.status_code, ("invalid_request_error", None))
-        return error_response(exc.status_code, str(exc.detail), type_, code,
-                              headers=getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code, str(exc.detail), type_, code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
         logger.exception("unhandled error in request %s", request_id)
-        return error_response(500, "internal error; the request id names it in our logs",
-                              "api_error", "internal_error")
+        return error_response(
+            500,
+            "internal error; the request id names it in our logs",
+            "api_error",
+            "internal_error",
+        )

@@ -34,8 +34,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 
 class UsagePoller:
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, region: str,
-                 wait_seconds: int = 1) -> None:
+    def __init__(
+        self, sqs: Any, queue_url: str, queue_arn: str, region: str, wait_seconds: int = 1
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -65,8 +66,10 @@ class UsagePoller:
             if done:
                 self.sqs.delete_message_batch(
                     QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                             for i, m in enumerate(done)],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done)
+                    ],
                 )
             return len(messages)
 

@@ -2,9 +2,10 @@
 
 Speaks the providers' documented wire formats (OpenAI Chat Completions with
 `stream_options.include_usage`; Anthropic Messages with its SSE event types; tool calls, JSON
-mode, each provider's error bodies, Retry-After), non-streaming and streaming; paces itself by each model's time to first token and tokens per second, counts
-calls, and injects the faults of `MODELYARD_SIM_FAULTS`. Every reply says it is simulated
-(`system_fingerprint: "modelyard-simulated"`, header `x-modelyard-simulated: true`).
+mode, each provider's error bodies, Retry-After), non-streaming and streaming; paces itself by
+each model's time to first token and tokens per second, counts calls, and injects the faults
+of `MODELYARD_SIM_FAULTS`. Every reply says it is simulated (`system_fingerprint:
+"modelyard-simulated"`, header `x-modelyard-simulated: true`).
 
 In-band control for tests: `[sim:tokens=N]` in the last user message sets the reply length.
 """
@@ -33,10 +34,32 @@ FINGERPRINT = "modelyard-simulated"
 SIM_HEADERS = {"x-modelyard-simulated": "true"}
 DEFAULT_REPLY_TOKENS = 24
 _TOKENS_DIRECTIVE = re.compile(r"\[sim:tokens=(\d{1,5})\]")
-_WORDS = (
-    "the gateway routes each request to a model that fits its task and budget while "
-    "keeping every token accounted for across providers and regions"
-).split()
+_WORDS = [
+    "the",
+    "gateway",
+    "routes",
+    "each",
+    "request",
+    "to",
+    "a",
+    "model",
+    "that",
+    "fits",
+    "its",
+    "task",
+    "and",
+    "budget",
+    "while",
+    "keeping",
+    "every",
+    "token",
+    "accounted",
+    "for",
+    "across",
+    "providers",
+    "and",
+    "regions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +108,27 @@ class Simulator:
         try:
             body = await request.json()
         except ValueError:
-            return _openai_error(400, "We could not parse the JSON body of your request.",
-                                 "invalid_request_error")
+            return _openai_error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error"
+            )
         model = self._model(str(body.get("model", "")))
         if model is None:
-            return _openai_error(404, f"The model `{body.get('model')}` does not exist",
-                                 "invalid_request_error", code="model_not_found")
+            return _openai_error(
+                404,
+                f"The model `{body.get('model')}` does not exist",
+                "invalid_request_error",
+                code="model_not_found",
+            )
         self.calls[model.id] += 1
         fault = self._fault(model)
         if fault is not None and fault.status is not None:
             headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
-            return _openai_error(fault.status, f"simulated {fault.status} from {model.id}",
-                                 _error_type(fault.status), headers=headers)
+            return _openai_error(
+                fault.status,
+                f"simulated {fault.status} from {model.id}",
+                _error_type(fault.status),
+                headers=headers,
+            )
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(3600)
         reply = _Reply.build(body, model)
@@ -107,20 +139,26 @@ class Simulator:
             return StreamingResponse(chunks, media_type="text/event-stream", headers=SIM_HEADERS)
         await asyncio.sleep(ttft + per_token * reply.completion_tokens)
         if fault is not None and fault.kind == "malformed":
-            return Response(b'{"id": "chatcmpl-broken", "choices": [', media_type="application/json")
+            return Response(
+                b'{"id": "chatcmpl-broken", "choices": [', media_type="application/json"
+            )
         if fault is not None and fault.kind in ("reset", "midstream"):
             return _CutResponse(reply.openai_completion())
         return JSONResponse(reply.openai_completion(), headers=SIM_HEADERS)
 
     async def _openai_stream(
-        self, reply: _Reply, ttft: float, per_token: float, include_usage: bool,
+        self,
+        reply: _Reply,
+        ttft: float,
+        per_token: float,
+        include_usage: bool,
         fault: Fault | None,
     ) -> AsyncIterator[bytes]:
         if fault is not None and fault.kind == "reset":
             raise SimulatedFailure("connection reset before the first byte")
         await asyncio.sleep(ttft)
         if fault is not None and fault.kind == "malformed":
-            yield b"data: {\"id\": \"chatcmpl-broken\", \"choices\": [\n\n"
+            yield b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
             return
         for i, chunk in enumerate(reply.openai_chunks(include_usage)):
             if fault is not None and fault.kind == "midstream" and i == 3:
@@ -133,15 +171,17 @@ class Simulator:
     # -- Anthropic wire format -----------------------------------------------------------------
     async def anthropic_messages(self, request: Request) -> Response:
         if not request.headers.get("anthropic-version"):
-            return _anthropic_error(400, "invalid_request_error",
-                                    "anthropic-version: header is required")
+            return _anthropic_error(
+                400, "invalid_request_error", "anthropic-version: header is required"
+            )
         try:
             body = await request.json()
         except ValueError:
             return _anthropic_error(400, "invalid_request_error", "invalid JSON body")
         if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):
-            return _anthropic_error(400, "invalid_request_error",
-                                    "max_tokens: Field required; messages: Field required")
+            return _anthropic_error(
+                400, "invalid_request_error", "max_tokens: Field required; messages: Field required"
+            )
         model = self._model(str(body.get("model", "")))
         if model is None:
             return _anthropic_error(404, "not_found_error", f"model: {body.get('model')}")
@@ -149,8 +189,12 @@ class Simulator:
         fault = self._fault(model)
         if fault is not None and fault.status is not None:
             headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
-            return _anthropic_error(fault.status, _anthropic_error_type(fault.status),
-                                    f"simulated {fault.status} from {model.id}", headers)
+            return _anthropic_error(
+                fault.status,
+                _anthropic_error_type(fault.status),
+                f"simulated {fault.status} from {model.id}",
+                headers,
+            )
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(3600)
         reply = _Reply.build(_openai_view(body), model)
@@ -172,7 +216,7 @@ class Simulator:
             raise SimulatedFailure("connection reset before the first byte")
         await asyncio.sleep(ttft)
         if fault is not None and fault.kind == "malformed":
-            yield b"event: message_start\ndata: {\"type\": \"message_start\", \n\n"
+            yield b'event: message_start\ndata: {"type": "message_start", \n\n'
             return
         for i, event in enumerate(reply.anthropic_events()):
             if fault is not None and fault.kind == "midstream" and i == 4:
@@ -293,8 +337,12 @@ class _Reply:
             "model": self.model,
             "system_fingerprint": FINGERPRINT,
             "choices": [
-                {"index": 0, "message": message, "logprobs": None,
-                 "finish_reason": self.finish_reason}
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": self.finish_reason,
+                }
             ],
             "usage": self.usage(),
         }
@@ -307,8 +355,9 @@ class _Reply:
                 "created": self.created,
                 "model": self.model,
                 "system_fingerprint": FINGERPRINT,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}],
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
             }
             if include_usage:
                 out["usage"] = None
@@ -317,11 +366,32 @@ class _Reply:
         chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
         chunks += [chunk({"content": piece}) for piece in self.pieces]
         for index, call in enumerate(self.tool_calls):
-            chunks.append(chunk({"tool_calls": [{
-                "index": index, "id": call["id"], "type": "function",
-                "function": {"name": call["function"]["name"], "arguments": ""}}]}))
-            chunks.append(chunk({"tool_calls": [{
-                "index": index, "function": {"arguments": call["function"]["arguments"]}}]}))
+            chunks.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            chunks.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "function": {"arguments": call["function"]["arguments"]},
+                            }
+                        ]
+                    }
+                )
+            )
         chunks.append(chunk({}, self.finish_reason))
         if include_usage:
             final = chunk({})
@@ -329,7 +399,6 @@ class _Reply:
             final["usage"] = self.usage()
             chunks.append(final)
         return chunks
-
 
     def _anthropic_usage(self) -> dict[str, Any]:
         return {
@@ -344,12 +413,14 @@ class _Reply:
         if self.pieces:
             blocks.append({"type": "text", "text": "".join(self.pieces)})
         for call in self.tool_calls:
-            blocks.append({
-                "type": "tool_use",
-                "id": "toolu_" + call["id"].removeprefix("call_"),
-                "name": call["function"]["name"],
-                "input": json.loads(call["function"]["arguments"]),
-            })
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + call["id"].removeprefix("call_"),
+                    "name": call["function"]["name"],
+                    "input": json.loads(call["function"]["arguments"]),
+                }
+            )
         return blocks
 
     @property
@@ -376,23 +447,49 @@ class _Reply:
         events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
         for index, block in enumerate(self._anthropic_blocks()):
             if block["type"] == "text":
-                events.append({"type": "content_block_start", "index": index,
-                               "content_block": {"type": "text", "text": ""}})
+                events.append(
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "text", "text": ""},
+                    }
+                )
                 if index == 0:
                     events.append({"type": "ping"})
-                events += [{"type": "content_block_delta", "index": index,
-                            "delta": {"type": "text_delta", "text": piece}}
-                           for piece in self.pieces]
+                events += [
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "text_delta", "text": piece},
+                    }
+                    for piece in self.pieces
+                ]
             else:
-                events.append({"type": "content_block_start", "index": index,
-                               "content_block": {**block, "input": {}}})
-                events.append({"type": "content_block_delta", "index": index,
-                               "delta": {"type": "input_json_delta",
-                                         "partial_json": json.dumps(block["input"])}})
+                events.append(
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {**block, "input": {}},
+                    }
+                )
+                events.append(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {
+                            "type": "input_json_delta",
+                            "partial_json": json.dumps(block["input"]),
+                        },
+                    }
+                )
             events.append({"type": "content_block_stop", "index": index})
-        events.append({"type": "message_delta",
-                       "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-                       "usage": {"output_tokens": self.completion_tokens}})
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": self.completion_tokens},
+            }
+        )
         events.append({"type": "message_stop"})
         return events
 
@@ -438,13 +535,17 @@ def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
     for message in body.get("messages") or []:
         content = message.get("content")
         blocks = content if isinstance(content, list) else []
-        is_tool_result = any(isinstance(b, dict) and b.get("type") == "tool_result"
-                             for b in blocks)
-        messages.append({"role": "tool" if is_tool_result else message.get("role"),
-                         "content": content})
-    tools = [{"type": "function", "function": {"name": t.get("name"),
-                                               "parameters": t.get("input_schema")}}
-             for t in body.get("tools") or []]
+        is_tool_result = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+        messages.append(
+            {"role": "tool" if is_tool_result else message.get("role"), "content": content}
+        )
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": t.get("name"), "parameters": t.get("input_schema")},
+        }
+        for t in body.get("tools") or []
+    ]
     choice = (body.get("tool_choice") or {}).get("type")
     return {
         "messages": messages,
@@ -455,9 +556,14 @@ def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _anthropic_error_type(status: int) -> str:
-    return {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
-            403: "permission_error", 404: "not_found_error", 413: "request_too_large"}.get(
-        status, "api_error" if status >= 500 else "invalid_request_error")
+    return {
+        429: "rate_limit_error",
+        529: "overloaded_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+    }.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 def _anthropic_error(
@@ -476,7 +582,10 @@ def _error_type(status: int) -> str:
 
 
 def _openai_error(
-    status: int, message: str, type_: str, code: str | None = None,
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}

@@ -40,8 +40,9 @@ class ServerThread:
     def __init__(self, app: Any, port: int, log_level: str = "warning") -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
-                                lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level=log_level, lifespan="off", access_log=False
+        )
         self.server = uvicorn.Server(config)
         self.port = port
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"uvicorn-{port}")
@@ -65,10 +66,12 @@ class LocalStack:
     simulate: bool = True
     sim_faults: str | None = None
     sim_latency: str = "realistic"
-    api_key: str = field(default_factory=lambda: os.environ.get("MODELYARD_API_KEY",
-                                                                DEFAULT_API_KEY))
-    admin_key: str = field(default_factory=lambda: os.environ.get("MODELYARD_ADMIN_KEY",
-                                                                  DEFAULT_ADMIN_KEY))
+    api_key: str = field(
+        default_factory=lambda: os.environ.get("MODELYARD_API_KEY", DEFAULT_API_KEY)
+    )
+    admin_key: str = field(
+        default_factory=lambda: os.environ.get("MODELYARD_ADMIN_KEY", DEFAULT_ADMIN_KEY)
+    )
     seed_dir: Path | None = None
     #: providers served by the simulator (filled by start)
     simulated: list[str] = field(default_factory=list)
@@ -120,22 +123,26 @@ class LocalStack:
         from modelyard.local.tables import create_tables
         from modelyard.settings import get_settings
 
-        create_tables(aws.client("dynamodb"),
-                      {"ConfigTable": CONFIG_TABLE, "UsageTable": USAGE_TABLE})
+        create_tables(
+            aws.client("dynamodb"), {"ConfigTable": CONFIG_TABLE, "UsageTable": USAGE_TABLE}
+        )
         sqs = aws.client("sqs")
         dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+            "Attributes"
+        ]["QueueArn"]
         self.queue_url = sqs.create_queue(
             QueueName=QUEUE,
             Attributes={
                 "VisibilityTimeout": "5",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                             "maxReceiveCount": "5"}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}
+                ),
             },
         )["QueueUrl"]
         self.queue_arn = sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         self.dlq_url = dlq_url
         os.environ["MODELYARD_USAGE_QUEUE_URL"] = self.queue_url
         get_settings.cache_clear()
@@ -147,9 +154,12 @@ class LocalStack:
         folder = self.seed_dir or default_seed_dir()
         models = json.loads((folder / "models.json").read_text())["models"]
         self.simulator = Simulator(
-            [SimModel(m["id"], m["upstream"], m["ttft_ms"], m["tokens_per_second"])
-             for m in models],
-            faults=self.sim_faults if self.sim_faults is not None
+            [
+                SimModel(m["id"], m["upstream"], m["ttft_ms"], m["tokens_per_second"])
+                for m in models
+            ],
+            faults=self.sim_faults
+            if self.sim_faults is not None
             else os.environ.get("MODELYARD_SIM_FAULTS"),
             latency=os.environ.get("MODELYARD_SIM_LATENCY", self.sim_latency),
         )
@@ -167,8 +177,10 @@ class LocalStack:
 
         items = []
         for item in seed_items(self.seed_dir):
-            if self.simulate and item["sk"].startswith("PROVIDER#") and not os.environ.get(
-                item.get("api_key_env", "")
+            if (
+                self.simulate
+                and item["sk"].startswith("PROVIDER#")
+                and not os.environ.get(item.get("api_key_env", ""))
             ):
                 suffix = "/v1" if item["wire"] == "openai" else ""  # as the real base URLs
                 item = {**item, "base_url": f"{self.sim_url}/{item['id']}{suffix}"}
@@ -177,10 +189,17 @@ class LocalStack:
         self.config = ConfigRepository(CONFIG_TABLE, aws.client("dynamodb"))
         self.config.put_items(items)
         self.pepper = key_pepper(get_settings())
-        create_key(self.config, self.pepper, LOCAL_TENANT, name="local dev key",
-                   secret=self.api_key)
-        create_key(self.config, self.pepper, "admin", name="local admin key", admin=True,
-                   secret=self.admin_key)
+        create_key(
+            self.config, self.pepper, LOCAL_TENANT, name="local dev key", secret=self.api_key
+        )
+        create_key(
+            self.config,
+            self.pepper,
+            "admin",
+            name="local admin key",
+            admin=True,
+            secret=self.admin_key,
+        )
 
     def _make_poller(self) -> Any:
         from modelyard import aws

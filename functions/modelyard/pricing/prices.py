@@ -72,7 +72,7 @@ def normalize(amount: Decimal) -> Decimal:
     if amount == 0:
         return Decimal(0)
     normal = amount.normalize()
-    sign, digits, exponent = normal.as_tuple()
+    exponent = normal.as_tuple().exponent
     return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 

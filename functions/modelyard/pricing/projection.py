@@ -39,8 +39,9 @@ def _money(amount: Decimal) -> str:
     return f"${amount.quantize(Decimal('0.01')):,}"
 
 
-def render_table(rows: list[dict[str, Any]], requests: int, input_tokens: int,
-                 output_tokens: int) -> str:
+def render_table(
+    rows: list[dict[str, Any]], requests: int, input_tokens: int, output_tokens: int
+) -> str:
     lines = [
         f"Traffic profile: {requests:,} requests a month, {input_tokens:,} input + "
         f"{output_tokens:,} output tokens each",

@@ -117,13 +117,27 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
                     arguments = json.loads(function.get("arguments") or "{}")
                 except ValueError:
                     arguments = {}
-                blocks.append({"type": "tool_use", "id": call.get("id"),
-                               "name": function.get("name"), "input": arguments})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.get("id"),
+                        "name": function.get("name"),
+                        "input": arguments,
+                    }
+                )
             add("assistant", blocks)
         elif role in ("tool", "function"):
             text = content if isinstance(content, str) else json.dumps(content)
-            add("user", [{"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
-                          "content": text}])
+            add(
+                "user",
+                [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": message.get("tool_call_id"),
+                        "content": text,
+                    }
+                ],
+            )
         else:
             add("user", _blocks(content))
 
@@ -132,13 +146,16 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         system.append("Respond with a single valid JSON object and nothing else.")
     elif response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema", {})
-        system.append("Respond with a single JSON object that matches this JSON schema, "
-                      f"and nothing else: {json.dumps(schema)}")
+        system.append(
+            "Respond with a single JSON object that matches this JSON schema, "
+            f"and nothing else: {json.dumps(schema)}"
+        )
 
     out: dict[str, Any] = {
         "model": model.upstream,
         "messages": messages,
-        "max_tokens": body.get("max_completion_tokens") or body.get("max_tokens")
+        "max_tokens": body.get("max_completion_tokens")
+        or body.get("max_tokens")
         or min(DEFAULT_MAX_TOKENS, model.max_output_tokens),
     }
     if system:
@@ -194,15 +211,22 @@ def to_openai(data: dict[str, Any]) -> ChatResult:
         if block.get("type") == "text":
             texts.append(block.get("text", ""))
         elif block.get("type") == "tool_use":
-            tool_calls.append({
-                "id": block.get("id"),
-                "type": "function",
-                "function": {"name": block.get("name"),
-                             "arguments": json.dumps(block.get("input") or {})},
-            })
+            tool_calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": json.dumps(block.get("input") or {}),
+                    },
+                }
+            )
     usage = usage_from_anthropic(data.get("usage") or {})
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None,
-                               "refusal": None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts else None,
+        "refusal": None,
+    }
     if tool_calls:
         message["tool_calls"] = tool_calls
     body = {
@@ -210,12 +234,14 @@ def to_openai(data: dict[str, Any]) -> ChatResult:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": data.get("model"),
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": FINISH_REASONS.get(str(data.get("stop_reason")), "stop"),
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": FINISH_REASONS.get(str(data.get("stop_reason")), "stop"),
+            }
+        ],
         "usage": openai_usage(usage),
     }
     return ChatResult(body=body, usage=usage)
@@ -233,8 +259,9 @@ def anthropic_error(status: int, content: bytes, headers: httpx.Headers) -> Upst
 
 
 class AnthropicAdapter:
-    def _request(self, provider: Provider, model: Model, body: dict[str, Any],
-                 stream: bool) -> httpx.Request:
+    def _request(
+        self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
+    ) -> httpx.Request:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         key = provider_api_key(provider.api_key_env)
         if key:
@@ -259,8 +286,9 @@ class AnthropicAdapter:
                 raise ValueError("not a message")
             return to_openai(data)
         except (ValueError, AttributeError) as exc:
-            raise UpstreamError(ErrorKind.MALFORMED_RESPONSE,
-                                f"malformed response from {provider.id}: {exc}") from exc
+            raise UpstreamError(
+                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
+            ) from exc
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
@@ -274,16 +302,18 @@ class AnthropicAdapter:
         translator = _StreamTranslator(state)
         try:
             if response.status_code >= 400:
-                raise anthropic_error(response.status_code, await response.aread(),
-                                      response.headers)
+                raise anthropic_error(
+                    response.status_code, await response.aread(), response.headers
+                )
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue  # "event:" names repeat the data's own "type"
                 try:
                     event = json.loads(line[5:])
                 except ValueError as exc:
-                    raise UpstreamError(ErrorKind.MALFORMED_RESPONSE,
-                                        f"malformed stream event from {provider.id}") from exc
+                    raise UpstreamError(
+                        ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
+                    ) from exc
                 for chunk in translator.feed(event):
                     state.chunks += 1
                     yield json.dumps(chunk, separators=(",", ":")).encode()
@@ -328,9 +358,20 @@ class _StreamTranslator:
             block = event.get("content_block") or {}
             if block.get("type") == "tool_use":
                 index = self.tool_index.setdefault(event.get("index", 0), len(self.tool_index))
-                return [self._chunk({"tool_calls": [{
-                    "index": index, "id": block.get("id"), "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""}}]})]
+                return [
+                    self._chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": index,
+                                    "id": block.get("id"),
+                                    "type": "function",
+                                    "function": {"name": block.get("name"), "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
+                ]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
@@ -338,8 +379,18 @@ class _StreamTranslator:
                 return [self._chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "input_json_delta":
                 index = self.tool_index.get(event.get("index", 0), 0)
-                return [self._chunk({"tool_calls": [{
-                    "index": index, "function": {"arguments": delta.get("partial_json", "")}}]})]
+                return [
+                    self._chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": index,
+                                    "function": {"arguments": delta.get("partial_json", "")},
+                                }
+                            ]
+                        }
+                    )
+                ]
             return []
         if kind == "message_delta":
             self.usage.update(event.get("usage") or {})

@@ -78,7 +78,7 @@ def kind_for_status(status: int, message: str = "") -> ErrorKind:
         return ErrorKind.AUTH_ERROR
     if status == 404:
         return ErrorKind.NOT_FOUND
-    if "context" in text and ("length" in text or "window" in text) or "too many tokens" in text:
+    if ("context" in text and ("length" in text or "window" in text)) or "too many tokens" in text:
         return ErrorKind.CONTEXT_LENGTH_EXCEEDED
     if "content" in text and ("filter" in text or "policy" in text or "safety" in text):
         return ErrorKind.CONTENT_FILTERED

@@ -55,8 +55,10 @@ class OpenAICompatAdapter:
         if stream:
             payload["stream"] = True
             # Always ask for usage: a stream must be billed from the provider's own count.
-            payload["stream_options"] = {**(body.get("stream_options") or {}),
-                                         "include_usage": True}
+            payload["stream_options"] = {
+                **(body.get("stream_options") or {}),
+                "include_usage": True,
+            }
         else:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
@@ -111,9 +113,12 @@ class OpenAICompatAdapter:
                     if "error" in parsed:
                         error = parsed["error"] or {}
                         raise UpstreamError(
-                            kind_for_status(int(error.get("code") or 500)
-                                            if str(error.get("code", "")).isdigit() else 500,
-                                            str(error.get("message", ""))),
+                            kind_for_status(
+                                int(error.get("code") or 500)
+                                if str(error.get("code", "")).isdigit()
+                                else 500,
+                                str(error.get("message", "")),
+                            ),
                             f"{provider.id} stream error: {error.get('message', 'unknown')}",
                         )
                     usage = usage_from_openai(parsed.get("usage"))

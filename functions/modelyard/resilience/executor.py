@@ -150,12 +150,20 @@ class FallbackExecutor:
                 try:
                     result = await attempt(candidate, adapter)
                 except (UpstreamError, TimeoutError) as exc:
-                    error = exc if isinstance(exc, UpstreamError) else UpstreamError(
-                        ErrorKind.TIMEOUT, "upstream attempt timed out"
+                    error = (
+                        exc
+                        if isinstance(exc, UpstreamError)
+                        else UpstreamError(ErrorKind.TIMEOUT, "upstream attempt timed out")
                     )
                     execution.attempts.append(
-                        Attempt(key, candidate.provider.id, "error", error.kind.value,
-                                _ms_since(started), error.status)
+                        Attempt(
+                            key,
+                            candidate.provider.id,
+                            "error",
+                            error.kind.value,
+                            _ms_since(started),
+                            error.status,
+                        )
                     )
                     if error.retryable:
                         self.breaker.failure(key)

@@ -64,10 +64,17 @@ class RetryPolicy:
 
 DEFAULT_RETRY_POLICY = RetryPolicy(
     retriers=(
-        Retrier(("rate_limited", "overloaded"), interval_seconds=0.5, max_attempts=2,
-                max_delay_seconds=4.0),
-        Retrier(("server_error", "connection_error", "malformed_response"),
-                interval_seconds=0.2, max_attempts=1),
+        Retrier(
+            ("rate_limited", "overloaded"),
+            interval_seconds=0.5,
+            max_attempts=2,
+            max_delay_seconds=4.0,
+        ),
+        Retrier(
+            ("server_error", "connection_error", "malformed_response"),
+            interval_seconds=0.2,
+            max_attempts=1,
+        ),
         Retrier(("timeout",), interval_seconds=0.2, max_attempts=1),
     )
 )

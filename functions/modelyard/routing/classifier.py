@@ -184,19 +184,10 @@ def _model_logits(model: _Model, text: str) -> list[float]:
 # ------------------------------------------------------------------------------ rules
 
 _NATURAL_LANGUAGES = frozenset(
-    """english french spanish german italian portuguese brazilian dutch swedish norwegian
-    danish finnish icelandic polish czech slovak hungarian romanian bulgarian greek turkish
-    russian ukrainian serbian croatian slovenian estonian latvian lithuanian arabic hebrew
-    persian farsi urdu hindi bengali punjabi tamil telugu marathi gujarati chinese mandarin
-    cantonese japanese korean vietnamese thai indonesian malay tagalog filipino swahili
-    amharic yoruba zulu afrikaans latin catalan basque galician welsh irish esperanto
-    français francais inglés ingles englisch anglais español espanol deutsch""".split()
+    ["english", "french", "spanish", "german", "italian", "portuguese", "brazilian", "dutch", "swedish", "norwegian", "danish", "finnish", "icelandic", "polish", "czech", "slovak", "hungarian", "romanian", "bulgarian", "greek", "turkish", "russian", "ukrainian", "serbian", "croatian", "slovenian", "estonian", "latvian", "lithuanian", "arabic", "hebrew", "persian", "farsi", "urdu", "hindi", "bengali", "punjabi", "tamil", "telugu", "marathi", "gujarati", "chinese", "mandarin", "cantonese", "japanese", "korean", "vietnamese", "thai", "indonesian", "malay", "tagalog", "filipino", "swahili", "amharic", "yoruba", "zulu", "afrikaans", "latin", "catalan", "basque", "galician", "welsh", "irish", "esperanto", "français", "francais", "inglés", "ingles", "englisch", "anglais", "español", "espanol", "deutsch"]
 )
 _PROGRAMMING_LANGUAGES = frozenset(
-    """python javascript js typescript ts java kotlin scala go golang rust c c++ cpp c#
-    csharp ruby php perl swift objective-c dart elixir erlang haskell lua r julia matlab
-    bash shell powershell sql sqlite postgres mysql vba vb cobol fortran zig ocaml clojure
-    groovy assembly wasm jsx tsx yaml json""".split()
+    ["python", "javascript", "js", "typescript", "ts", "java", "kotlin", "scala", "go", "golang", "rust", "c", "c++", "cpp", "c#", "csharp", "ruby", "php", "perl", "swift", "objective-c", "dart", "elixir", "erlang", "haskell", "lua", "r", "julia", "matlab", "bash", "shell", "powershell", "sql", "sqlite", "postgres", "mysql", "vba", "vb", "cobol", "fortran", "zig", "ocaml", "clojure", "groovy", "assembly", "wasm", "jsx", "tsx", "yaml", "json"]
 )
 _TRANSLATE_RE = re.compile(
     r"\b(?:translat\w*|render|put|convert|port|rewrite|traduc\w*|tradu\w+|übersetz\w*)\b"

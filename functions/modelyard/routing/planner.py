@@ -24,6 +24,8 @@ from modelyard.routing.policy import AUTO_MODELS, Policy, resolve_policy
 MIN_CONFIDENCE = 0.5
 GENERAL_TASK = "chat"
 DEFAULT_OUTPUT_TOKENS = 512
+#: quality points below the best at which a candidate's quality term reaches zero
+QUALITY_SPAN = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +139,9 @@ class RouteRequest:
         try:
             max_cost_usd = None if max_cost is None else Decimal(str(max_cost))
         except ArithmeticError:
-            raise InvalidRequest("max_cost_usd must be a number",
-                                 param="modelyard.max_cost_usd") from None
+            raise InvalidRequest(
+                "max_cost_usd must be a number", param="modelyard.max_cost_usd"
+            ) from None
         return cls(
             model=str(body.get("model") or ""),
             policy=options.get("policy") or header_policy,
@@ -162,6 +165,7 @@ def plan_route(
     today: str = "9999-12-31",
 ) -> RoutePlan:
     """Rank the models that may serve this request; raises if none may."""
+    signals: tuple[str, ...]
     if route.task:
         task, confidence, signals = route.task, 1.0, ("request:modelyard.task",)
     else:
@@ -194,35 +198,47 @@ def plan_route(
     if policy_base is None:
         # An explicit model: serve it, then the fallbacks the request names, in order.
         named = [_named_model(catalog, requested, allowed)]
-        named += [_named_model(catalog, n, allowed) for n in route.fallbacks if n not in AUTO_MODELS]
-        eligible = _eligible(dict.fromkeys(named), features, catalog, allowed, healthy, policy,
-                             rejected, today)
+        named += [
+            _named_model(catalog, n, allowed) for n in route.fallbacks if n not in AUTO_MODELS
+        ]
+        eligible = _eligible(
+            dict.fromkeys(named), features, catalog, allowed, healthy, policy, rejected, today
+        )
         ranked = _within_cost([score(m) for m in eligible], policy, rejected)
         if any(n in AUTO_MODELS for n in route.fallbacks):
             auto = resolve_policy(route.policy or "balanced")
             pool = [m for m in catalog.models.values() if m.kind == "chat" and m not in named]
-            extra = [score(m) for m in _eligible(pool, features, catalog, allowed, healthy, auto,
-                                                 rejected, today)]
+            extra = [
+                score(m)
+                for m in _eligible(pool, features, catalog, allowed, healthy, auto, rejected, today)
+            ]
             ranked += sorted(extra, key=lambda c: _rank(c, extra, auto), reverse=True)
         if not ranked:
             raise _no_candidate(requested, rejected)
         first = named[0].id
-        reason = (f"model {first} requested" if ranked[0].model.id == first
-                  else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}")
+        reason = (
+            f"model {first} requested"
+            if ranked[0].model.id == first
+            else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}"
+        )
         return RoutePlan(task, confidence, policy, ranked, reason, signals, rejected)
 
     assert policy is not None
     pool = [m for m in catalog.models.values() if m.kind == "chat"]
     scored = _within_cost(
-        [score(m) for m in _eligible(pool, features, catalog, allowed, healthy, policy, rejected,
-                                     today)],
+        [
+            score(m)
+            for m in _eligible(pool, features, catalog, allowed, healthy, policy, rejected, today)
+        ],
         policy,
         rejected,
     )
     good = [c for c in scored if c.quality >= policy.min_quality]
     for c in scored:
         if c.quality < policy.min_quality:
-            rejected[c.model.id] = f"quality {c.quality} below {policy.min_quality} for {scored_task}"
+            rejected[c.model.id] = (
+                f"quality {c.quality} below {policy.min_quality} for {scored_task}"
+            )
     pool_scored = good or scored  # nothing good enough: still serve, best-ranked first
     if not pool_scored:
         raise _no_candidate(requested, rejected)
@@ -232,8 +248,11 @@ def plan_route(
         reverse=True,
     )
     best = ranked[0]
-    how = (f"task {task} ({confidence:.2f})" if scored_task == task
-           else f"low confidence in {task} ({confidence:.2f}), general quality")
+    how = (
+        f"task {task} ({confidence:.2f})"
+        if scored_task == task
+        else f"low confidence in {task} ({confidence:.2f}), general quality"
+    )
     reason = (
         f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
         f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
@@ -312,7 +331,9 @@ def _score(
 ) -> Candidate:
     price = catalog.price(model.id, today)
     assert price is not None
-    output_tokens = min(features.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens)
+    output_tokens = min(
+        features.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens
+    )
     cost = cost_usd(TokenUsage(features.estimated_input_tokens, output_tokens), price)
     ttft = observed_ttft_ms(model.id) or model.ttft_ms
     latency = ttft + 1000.0 * min(output_tokens, DEFAULT_OUTPUT_TOKENS) / max(
@@ -326,21 +347,26 @@ def _score(
 
 
 def _rank(candidate: Candidate, pool: Sequence[Candidate], policy: Policy) -> float:
-    """Weighted score in 0..1: quality on its scale, cost and latency relative to the best."""
+    """Weighted score in 0..1, each term relative to the best candidate in the pool.
+
+    Quality loses a third per point below the best: on a 0-10 scale where good models sit
+    within a point of each other, that gap is what separates them.
+    """
+    best_quality = max(c.quality for c in pool)
+    quality_score = max(0.0, 1.0 - (best_quality - candidate.quality) / QUALITY_SPAN)
     cheapest = min(float(c.estimated_cost_usd) for c in pool) or 1e-12
     fastest = min(c.estimated_latency_ms for c in pool) or 1.0
     cost = float(candidate.estimated_cost_usd) or 1e-12
     # log ratios: ten times dearer is one step worse, not ten
     cost_score = 1.0 / (1.0 + math.log10(cost / cheapest))
     speed_score = fastest / candidate.estimated_latency_ms
-    return (
-        policy.quality * candidate.quality / 10.0
-        + policy.cost * cost_score
-        + policy.speed * speed_score
-    )
+    return policy.quality * quality_score + policy.cost * cost_score + policy.speed * speed_score
 
 
 def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:
     detail = "; ".join(f"{m}: {why}" for m, why in rejected.items()) or "no models"
-    return InvalidRequest(f"no model can serve this request ({requested}): {detail}",
-                          param="model", code="no_eligible_model")
+    return InvalidRequest(
+        f"no model can serve this request ({requested}): {detail}",
+        param="model",
+        code="no_eligible_model",
+    )

@@ -23,7 +23,7 @@ class Policy:
 POLICIES: dict[str, Policy] = {
     "balanced": Policy("balanced", quality=0.5, cost=0.3, speed=0.2, min_quality=8.0),
     "cost": Policy("cost", quality=0.15, cost=0.75, speed=0.1, min_quality=8.0),
-    "quality": Policy("quality", quality=0.9, cost=0.05, speed=0.05),
+    "quality": Policy("quality", quality=0.94, cost=0.03, speed=0.03),
     "speed": Policy("speed", quality=0.2, cost=0.1, speed=0.7, min_quality=8.0),
 }
 
@@ -65,8 +65,9 @@ def resolve_policy(
     speed = float(w.get("speed", policy.speed))
     total = quality + cost + speed
     if min(quality, cost, speed) < 0 or total <= 0:
-        raise InvalidRequest("routing weights must be non-negative and not all zero",
-                             param="modelyard.weights")
+        raise InvalidRequest(
+            "routing weights must be non-negative and not all zero", param="modelyard.weights"
+        )
     return Policy(
         name=policy.name if not w else f"{policy.name}+weights",
         quality=quality / total,

@@ -115,9 +115,7 @@ class ConfigRepository:
         pending: dict[str, Any] = {self.table: batch}
         for delay in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6):
             time.sleep(delay)
-            pending = self.client.batch_write_item(RequestItems=pending).get(
-                "UnprocessedItems", {}
-            )
+            pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
             if not pending:
                 return len(batch)
         raise RuntimeError("DynamoDB left items unprocessed after retries")

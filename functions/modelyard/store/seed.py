@@ -33,7 +33,10 @@ def seed_items(seed_dir: Path | None = None) -> Iterator[dict[str, Any]]:
             "pk": CATALOG_PK,
             "sk": f"PRICE#{model['id']}#{price['effective_from']}",
             "model": model["id"],
-            **{k: (Decimal(v) if k not in {"effective_from", "source"} else v) for k, v in price.items()},
+            **{
+                k: (Decimal(v) if k not in {"effective_from", "source"} else v)
+                for k, v in price.items()
+            },
         }
     routes = folder / "routes.json"
     if routes.is_file():

@@ -22,8 +22,11 @@ class BatchMetrics:
         self._latency: dict[str, list[int]] = defaultdict(list)
 
     def add(self, event: UsageEvent) -> None:
-        scopes = [("", ""), (m.DIM_MODEL, event.model or "unknown"),
-                  (m.DIM_PROVIDER, event.provider or "unknown")]
+        scopes = [
+            ("", ""),
+            (m.DIM_MODEL, event.model or "unknown"),
+            (m.DIM_PROVIDER, event.provider or "unknown"),
+        ]
         for scope in scopes:
             totals = self._totals[scope]
             totals[m.COST_USD] += event.cost_usd
@@ -44,12 +47,12 @@ class BatchMetrics:
             if dimension:
                 blob.add_dimension(name=dimension, value=value)
             for name, amount in totals.items():
-                blob.add_metric(name=name, unit=units.get(name, MetricUnit.Count),
-                                value=float(amount))
+                blob.add_metric(
+                    name=name, unit=units.get(name, MetricUnit.Count), value=float(amount)
+                )
             if dimension == m.DIM_MODEL:
                 for latency in self._latency.get(value, ()):
-                    blob.add_metric(name=m.LATENCY_MS, unit=MetricUnit.Milliseconds,
-                                    value=latency)
+                    blob.add_metric(name=m.LATENCY_MS, unit=MetricUnit.Milliseconds, value=latency)
             blob.flush_metrics()
         self._totals.clear()
         self._latency.clear()

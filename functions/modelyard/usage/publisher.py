@@ -30,8 +30,7 @@ class UsagePublisher:
                 self.clients("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
                 return "queued"
             except Exception:
-                logger.exception("usage queue unavailable; recording %s directly",
-                                 event.request_id)
+                logger.exception("usage queue unavailable; recording %s directly", event.request_id)
         return aggregate.record(self.clients("dynamodb"), self.table, event)
 
     async def publish(self, event: UsageEvent) -> str:

@@ -1,0 +1,54 @@
+"""One upstream attempt of a durable job, as a Step Functions Task.
+
+Input: `{"model": "<model id>", "body": {<chat completion request>}}`. Output: the OpenAI-shaped
+completion with its usage and exact cost. A failure raises an error named by the taxonomy
+(`rate_limited`, `server_error`, ...), which is what the state machine's Retry `ErrorEquals`
+and Catch match on; the retry policy itself lives in the state machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from modelyard import aws
+from modelyard.pricing.prices import cost_usd, format_usd
+from modelyard.providers.errors import ErrorKind, UpstreamError
+from modelyard.providers.registry import adapter_for
+from modelyard.settings import get_settings
+from modelyard.store.config import ConfigRepository
+
+#: one exception class per taxonomy entry: Lambda reports the class name as the error type
+ATTEMPT_ERRORS: dict[ErrorKind, type[Exception]] = {
+    kind: type(kind.value, (RuntimeError,), {}) for kind in ErrorKind
+}
+
+_config: ConfigRepository | None = None
+
+
+def _catalog() -> Any:
+    global _config
+    if _config is None:
+        _config = ConfigRepository(get_settings().config_table, aws.client("dynamodb"))
+    return _config.catalog()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    catalog = _catalog()
+    model = catalog.resolve(str(event.get("model", "")))
+    if model is None:
+        raise ATTEMPT_ERRORS[ErrorKind.NOT_FOUND](f"unknown model {event.get('model')!r}")
+    provider = catalog.provider_of(model)
+    try:
+        result = asyncio.run(adapter_for(provider.wire).chat(provider, model, event["body"]))
+    except UpstreamError as exc:
+        raise ATTEMPT_ERRORS[exc.kind](exc.message) from None
+    price = catalog.price(model.id, event.get("day", "9999-12-31"))
+    cost = cost_usd(result.usage, price) if price else None
+    return {
+        "model": model.id,
+        "provider": provider.id,
+        "completion": result.body,
+        "cost_usd": None if cost is None else format_usd(cost),
+        "price_version": price.version if price else None,
+    }
