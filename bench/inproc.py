@@ -335,7 +335,7 @@ def _litellm_router(env: Env, stats: dict[str, Summary]) -> list[Row]:
     return [
         Row("in-process", "LiteLLM Router latency p50 vs direct upstream (its own process)",
             lr.p50_ms, "ms", ld.p50_ms, "direct to simulator",
-            f"added {fmt(lit_added)} ms; litellm {data.get('version', '')}, n={lr.n}"),
+            ff"added {fmt(lit_added)} ms; {env.litellm_note}, n={lr.n}"),
         Row("in-process", "gateway added p50 vs LiteLLM Router added p50",
             added, "ms", lit_added, "LiteLLM Router added p50",
             "both: p50 minus the direct p50 measured in the same process",

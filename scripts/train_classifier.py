@@ -173,6 +173,35 @@ DEV_TOOLS = [
     "pip", "Poetry", "npm", "Gradle", "Maven", "Helm", "Ansible", "systemd", "Jenkins",
     "GitLab CI", "AWS Lambda", "Postgres", "Redis", "Django", "Flask", "FastAPI", "Spring Boot",
     "Next.js", "React", "Vue", "Angular", "Rails", "Laravel", "pytest", "Jest", "CMake",
+    "the Linux command line", "PowerShell", "Excel VBA", "WordPress", "Unity", "Godot",
+    "Roblox Studio", "MATLAB", "Spark", "Databricks", "Airflow", "Prometheus", "Grafana",
+    "Tailscale", "Home Assistant", "Selenium", "Playwright", "ffmpeg", "SSH", "cron",
+    "VS Code", "Xcode", "Android Studio", "Firebase", "Supabase", "Streamlit", "Jupyter",
+]
+PLATFORM_THINGS = [
+    "Chrome extension", "VS Code extension", "WordPress plugin", "Discord bot", "Slack app",
+    "Roblox module", "Unity script", "Excel macro", "Google Apps Script", "iOS widget",
+    "Android app screen", "browser userscript", "Telegram bot", "Blender add-on",
+    "Minecraft mod", "GitHub Action", "Shopify theme section", "Obsidian plugin",
+]
+PLATFORM_GOALS = [
+    "saves the current page as PDF", "counts words in the selection", "posts a daily summary",
+    "tracks player inventory", "renames files in bulk", "shows a countdown timer",
+    "clears the cache when settings change", "sends a message when a build fails",
+    "adds a dark mode toggle", "exports a table to CSV", "moves a sprite with arrow keys",
+]
+DATA_STRUCTURES = ["array", "string", "linked list", "binary tree", "graph", "matrix",
+                   "list of intervals", "stream of integers", "grid"]
+ALGO_GOALS = [
+    "find the length of the longest increasing subsequence",
+    "return the k most frequent elements", "count the number of islands",
+    "find the maximum sum of a contiguous subarray", "merge all overlapping intervals",
+    "find the minimum number of coins that make up the amount",
+    "determine whether it can be partitioned into two subsets with equal sum",
+    "return the shortest path from the top-left to the bottom-right cell",
+    "find the longest substring without repeating characters",
+    "check whether a valid topological order exists", "find the median in O(log n) time",
+    "count pairs whose difference is exactly k", "find the lowest common ancestor of two nodes",
 ]
 SQL_TASKS = [
     "finds duplicate emails in the users table", "returns the second highest salary",
@@ -191,7 +220,7 @@ REGEX_TARGETS = [
 def gen_coding(rng: random.Random, n: int) -> list[str]:
     out: list[str] = []
     for _ in range(n):
-        kind = rng.randrange(9)
+        kind = rng.randrange(12)
         lang = _pick(rng, LANGS)
         if kind == 0:
             text = f"{_pick(rng, CODE_VERBS)} a {lang} {_pick(rng, CODE_ARTIFACTS)} that "
@@ -227,6 +256,36 @@ def gen_coding(rng: random.Random, n: int) -> list[str]:
             text = _pick(rng, [f"Convert this {lang} code to {other}:\n{_pick(rng, SNIPPETS)}",
                                f"Port my {lang} {_pick(rng, CODE_ARTIFACTS)} to {other}.",
                                f"Translate this function from {lang} into {other}."])
+        elif kind == 8:
+            n, k = rng.randint(5, 10), rng.randint(2, 9)
+            sample = " ".join(str(rng.randint(0, 99)) for _ in range(n))
+            text = (f"Given a {_pick(rng, DATA_STRUCTURES)} of n integers, "
+                    f"{_pick(rng, ALGO_GOALS)}. Constraints: 1 <= n <= 10^{k % 3 + 4}, values "
+                    f"up to 10^9.")
+            text += _pick(rng, [
+                f"\nInput\nThe first line contains t ({k} test cases).\n{n}\n{sample}\n"
+                f"Output\nPrint the answer for each test case.",
+                f"\nExample: input [{sample.replace(' ', ', ')}], k = {k}.",
+                f" Solve it in {lang}.", f" What's the optimal time complexity?", "",
+            ])
+        elif kind == 9:
+            text = _pick(rng, [
+                f"{_pick(rng, CODE_VERBS)} a {_pick(rng, PLATFORM_THINGS)} that "
+                f"{_pick(rng, PLATFORM_GOALS)}.",
+                f"How can I {_pick(rng, DEV_TASKS)} on {_pick(rng, DEV_TOOLS)}?",
+                f"How do I {_pick(rng, ['merge two', 'convert', 'batch rename', 'compress', 'split'])}"
+                f" {_pick(rng, ['PDF', 'CSV', 'gpx', 'mp4', 'log', 'JSON'])} files with "
+                f"{_pick(rng, DEV_TOOLS)}?",
+            ])
+        elif kind == 10:
+            header = _pick(rng, ["time,value,label", "id,price,qty", "date,open,close,volume",
+                                 "user,score,level"])
+            data = "\n".join(
+                ",".join(str(rng.randint(0, 999)) for _ in range(3)) for _ in range(4)
+            )
+            text = (f"Here is the head of my CSV:\n{header}\n{data}\n"
+                    f"{_pick(rng, CODE_VERBS)} {lang} code that "
+                    f"{_pick(rng, ['plots it', 'trains a model on it', 'groups it by the first column', 'loads it into Postgres', 'finds outliers', 'converts it to JSON'])}.")
         else:
             text = _pick(rng, [
                 f"My {lang} tests pass locally but fail in CI. Where do I start?",
@@ -447,6 +506,38 @@ RIDDLES = [
     "If you have me, you want to share me; if you share me, you don't have me. What am I?",
     "A clock strikes six in five seconds. How long does it take to strike twelve?",
 ]
+PUZZLES = [
+    "Three missionaries and three cannibals must cross a river in a boat that holds two. "
+    "Cannibals may never outnumber missionaries on either bank. How do they all cross?",
+    "Ten prisoners wear red or blue hats and can see the hats in front of them. What strategy "
+    "saves at least nine of them?",
+    "You have 12 coins, one counterfeit that is lighter or heavier. How do you find it in three "
+    "weighings?",
+    "A king hides poison in one of 1000 bottles and you have 10 testers. How do you find it in "
+    "one round?",
+    "Two trains are 100 km apart and a fly zips between them. Is there a clever way to reason "
+    "about the fly's distance without summing a series?",
+    "A monk climbs a mountain one day and descends the next on the same path. Is there a spot "
+    "he passes at the same time on both days? Argue why.",
+    "You have a 7-minute and an 11-minute hourglass. How do you time exactly 15 minutes?",
+    "In a village, the barber shaves everyone who does not shave themselves. Who shaves the "
+    "barber?",
+    "Five pirates split 100 gold coins by a voting rule. What does the most senior pirate "
+    "propose, and why does it work?",
+    "A lily pad doubles every day and covers the lake on day 48. On which day was it half "
+    "covered? Explain the reasoning.",
+    "You're given two eggs and a 100-floor building. What's the best strategy to find the "
+    "highest safe floor?",
+    "A father is 4 times older than his son... no wait, here's the real puzzle: how can a "
+    "person be born in 2005 and be 20 years old in 2000?",
+    "Four prisoners, two hat colours, a wall between them. Who can deduce their hat colour?",
+    "Every day a ferry leaves each side of a lake at noon; the crossing takes 7 days. How "
+    "many ferries does one ship meet?",
+    "Which weighs more, a pound of feathers or a pound of bricks? Explain the trick.",
+]
+BIASES = ["the sunk cost fallacy", "survivorship bias", "the base rate fallacy", "a straw man",
+          "confirmation bias", "begging the question", "the anchoring effect",
+          "a false dichotomy", "the Texas sharpshooter fallacy", "an appeal to nature"]
 REASON_ASKS = ["Explain your reasoning.", "Think step by step.", "Justify your answer.",
                "Walk me through the logic.", "Show how you got there.", ""]
 
@@ -454,7 +545,7 @@ REASON_ASKS = ["Explain your reasoning.", "Think step by step.", "Justify your a
 def gen_reasoning(rng: random.Random, n: int) -> list[str]:
     out: list[str] = []
     for _ in range(n):
-        kind = rng.randrange(10)
+        kind = rng.randrange(12)
         ask = _pick(rng, REASON_ASKS)
         if kind == 0:
             people = rng.sample(NAMES, rng.randint(3, 5))
@@ -519,6 +610,22 @@ def gen_reasoning(rng: random.Random, n: int) -> list[str]:
             text = (f"{people[0]} can't do {slots[0]}, {people[1]} is only free on {slots[1]} "
                     f"or {slots[2]}, and {people[2]} is away on {slots[1]}. Which day works for "
                     f"all three? {ask}")
+        elif kind == 10:
+            text = _pick(rng, PUZZLES) + (" " + ask if rng.random() < 0.5 else "")
+        elif kind == 11:
+            people = rng.sample(NAMES, 4)
+            counts = rng.sample(range(1, 6), 4)
+            text = _pick(rng, [
+                f"Explain why {_pick(rng, BIASES)} leads people to wrong conclusions, with an "
+                f"example.",
+                f"Is this an example of {_pick(rng, BIASES)}? \"{_pick(rng, FALLACIES).format(x='the diet', y='weight loss')}\"",
+                f"{people[0]} has more pets than {people[1]} but fewer than {people[2]}; "
+                f"{people[3]} has {counts[0]}. Together they have {sum(counts)} pets and nobody "
+                f"has the same number. Can we tell who has the most? {ask}",
+                f"Deduce who lives on which floor: {people[0]} lives above {people[1]}, "
+                f"{people[2]} is not on floor {counts[1]}, and {people[3]} lives on the top "
+                f"floor of a {len(people)}-floor building. {ask}",
+            ])
         else:
             text = _pick(rng, [
                 "Three switches outside a room control three bulbs inside. You can enter the "
@@ -642,6 +749,11 @@ def gen_writing(rng: random.Random, n: int) -> list[str]:
                 f"Write an outline for an essay on {_pick(rng, WRITE_TOPICS)}.",
                 f"Write a cover letter for a {_pick(rng, ['marketing', 'nursing', 'teaching'])} "
                 f"job.",
+                f"Write a {rng.randint(3, 20) * 100}-word {_pick(rng, FORMS)} about "
+                f"{_pick(rng, WRITE_TOPICS)}.",
+                f"Write {rng.randint(2, 6)} S.M.A.R.T. goals for {_pick(rng, ['a new sales team', 'an IT incident response plan', 'my fitness journey', 'a school library'])} over the next {rng.randint(3, 12)} months.",
+                f"Write a {_pick(rng, ['position paper', 'literature review', 'project proposal', 'research scope and limitations section', 'grant application summary', 'white paper'])} on {_pick(rng, WRITE_TOPICS + CONCEPTS)}.",
+                f"Write a {_pick(rng, ['LinkedIn article', 'blog post', 'newsletter', 'landing page'])} about {_pick(rng, CONCEPTS)} for a general audience, {rng.randint(2, 8)} paragraphs.",
             ])
         out.append(_casing(rng, text))
     return out
@@ -954,6 +1066,13 @@ def gen_knowledge(rng: random.Random, n: int) -> list[str]:
                 f"Is it true that {_pick(rng, ['we only use 10% of our brains', 'goldfish have a 3-second memory', 'lightning never strikes twice', 'the Great Wall is visible from space'])}?",
                 f"What are the health benefits of {_pick(rng, ['green tea', 'intermittent fasting', 'walking', 'fish oil', 'sauna'])}?",
                 f"What rights do tenants have in {_pick(rng, COUNTRIES)}?",
+                f"List {rng.randint(3, 15)} {_pick(rng, ['common cyber attacks on hospitals', 'causes of the 2008 financial crisis', 'symptoms of burnout', 'famous Renaissance painters', 'risks of investing in crypto', 'effects of deforestation', 'key provisions of the GDPR'])}.",
+                f"How did {_pick(rng, ['bond yields', 'life expectancy', 'the population of India', 'smartphone use', 'average rent in London'])} change between {rng.randint(1950, 2000)} and {rng.randint(2001, 2023)}?",
+                f"What happened in {rng.randint(1800, 2010)} in {_pick(rng, COUNTRIES)}?",
+                f"How good a hedge have {_pick(rng, ['bonds', 'gold', 'real estate', 'commodities'])} been against {_pick(rng, ['equities', 'inflation', 'recessions'])} since {rng.randint(1970, 2010)}?",
+                f"What is the business model of {_pick(rng, ['Palantir', 'Spotify', 'Costco', 'Visa', 'Airbnb', 'Netflix'])}?",
+                f"How can I {_pick(rng, ['secure my home wifi', 'improve my credit score', 'protect my phone from scams', 'lower my heating bill', 'prepare for an earthquake'])}?",
+                f"What are the consequences of the {_pick(rng, ['EU AI Act', 'Paris Agreement', 'Brexit deal', 'US Inflation Reduction Act', 'Cyber Resilience Act'])} for {_pick(rng, ['small businesses', 'developers', 'farmers', 'consumers'])}?",
             ])
         out.append(_casing(rng, text))
     return out
@@ -1177,7 +1296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=700, help="template prompts per class")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--lr", type=float, default=0.02)
-    parser.add_argument("--decay", type=float, default=1e-4, help="decoupled weight decay")
+    parser.add_argument("--decay", type=float, default=0.2, help="decoupled weight decay")
     parser.add_argument("--out", type=Path, default=classifier.WEIGHTS_PATH)
     args = parser.parse_args(argv)
     np.seterr(all="raise", under="ignore")

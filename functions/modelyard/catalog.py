@@ -48,6 +48,35 @@ class QualityScore:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ModelHealth:
+    """What the aggregator observed of a model over the last hours."""
+
+    attempts: int
+    errors: int
+    ttft_ms: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.attempts if self.attempts else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """Users' scores (0..1) for one model on one task, from POST /v1/feedback."""
+
+    count: int
+    score_sum: Decimal
+
+    #: how many ratings the seed score is worth: it moves only once users have said enough
+    PRIOR_WEIGHT = 20
+
+    def blend(self, seed: float) -> float:
+        """The seed quality (0-10) pulled toward the users' mean score (scaled to 0-10)."""
+        learned = 10.0 * float(self.score_sum)
+        return (self.PRIOR_WEIGHT * seed + learned) / (self.PRIOR_WEIGHT + self.count)
+
+
 @dataclass(frozen=True)
 class Catalog:
     providers: dict[str, Provider]

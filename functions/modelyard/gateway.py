@@ -7,6 +7,7 @@ with moto-backed repositories and no patching.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -20,7 +21,13 @@ from typing import Any
 import anyio
 
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
-from modelyard.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from modelyard.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import StreamState
 from modelyard.providers.errors import UpstreamError
@@ -33,6 +40,8 @@ from modelyard.routing.planner import (
     plan_route,
 )
 from modelyard.store.config import ConfigRepository
+from modelyard.store.health import HealthRepository
+from modelyard.store.usage import UsageRepository
 from modelyard.usage.events import AttemptRecord, UsageEvent
 from modelyard.usage.publisher import UsagePublisher
 
@@ -77,8 +86,12 @@ class Gateway:
         publisher: UsagePublisher,
         executor: FallbackExecutor,
         pepper: str,
+        usage: UsageRepository,
+        health: HealthRepository,
     ) -> None:
         self.config = config
+        self.usage = usage
+        self.health = health
         self.publisher = publisher
         self.executor = executor
         self.pepper = pepper
@@ -113,10 +126,33 @@ class Gateway:
         ]
         return {"object": "list", "data": data}
 
+    async def tenant_usage(
+        self, key: KeyRecord, since: str | None, until: str | None
+    ) -> dict[str, Any]:
+        """The calling key's own tenant's spend (never another tenant's)."""
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and not _is_date(value):
+                raise InvalidRequest(f"{name} must be a date (YYYY-MM-DD)", param=name)
+        return await asyncio.to_thread(self.usage.tenant_usage, key.tenant, since, until)
+
+    async def feedback(self, key: KeyRecord, request_id: str, score: Decimal) -> dict[str, Any]:
+        """Record a user's rating of a request their own tenant made (once per request)."""
+        recorded = await asyncio.to_thread(
+            self.usage.record_feedback, key.tenant, request_id, score
+        )
+        if recorded is None:
+            raise NotFound(
+                f"no request {request_id!r} for this tenant",
+                param="request_id",
+                code="request_not_found",
+            )
+        return recorded
+
     async def plan(
         self, body: dict[str, Any], key: KeyRecord, header_policy: str | None = None
     ) -> tuple[RoutePlan, RequestFeatures]:
         catalog = await self.config.catalog_async()
+        observed = await self.health.observations_async()
         route = RouteRequest.from_body(body, header_policy)
         features = RequestFeatures.from_chat(body)
         plan = plan_route(
@@ -125,6 +161,8 @@ class Gateway:
             catalog,
             allowed=key.allows,
             healthy=self.executor.breaker.allows,
+            health=observed.health,
+            feedback=observed.feedback,
             today=datetime.now(UTC).strftime("%Y-%m-%d"),
         )
         if not plan.candidates:
@@ -309,6 +347,14 @@ def _usage_chunk(first_chunk: bytes, usage: TokenUsage) -> dict[str, Any]:
             "total_tokens": usage.total_tokens,
         },
     }
+
+
+def _is_date(value: str) -> bool:
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
 
 
 def _header_safe(text: str) -> str:

@@ -8,6 +8,8 @@ from modelyard.providers.registry import adapter_for
 from modelyard.resilience.executor import FallbackExecutor
 from modelyard.settings import Settings
 from modelyard.store.config import ConfigRepository
+from modelyard.store.health import HealthRepository
+from modelyard.store.usage import UsageRepository
 from modelyard.usage.publisher import UsagePublisher
 
 PEPPER_MAX_AGE_SECONDS = 3600
@@ -31,4 +33,6 @@ def build_gateway(settings: Settings) -> Gateway:
         publisher=UsagePublisher(settings.usage_queue_url, settings.usage_table, aws.client),
         executor=FallbackExecutor(adapter_for),
         pepper=key_pepper(settings),
+        usage=UsageRepository(settings.usage_table, dynamodb),
+        health=HealthRepository(settings.usage_table, dynamodb),
     )

@@ -179,3 +179,57 @@ def test_errors_reach_the_sdk_with_openai_shape(stack: LocalStack, client: OpenA
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="auto", messages=[])
     assert bad.value.body["param"] == "messages"  # type: ignore[index]
+
+
+def test_usage_reports_the_callers_tenant_from_the_aggregates(stack: LocalStack, client: OpenAI):
+    import httpx
+
+    client.chat.completions.create(model="qwen3-32b", messages=[{"role": "user", "content": "x"}])
+    stack.poller.drain()
+    headers = {"authorization": f"Bearer {stack.api_key}"}
+    report = httpx.get(f"{stack.base_url}/usage", headers=headers).json()  # type: ignore[attr-defined]
+    assert report["tenant"] == "local"
+    assert report["total_requests"] >= 1
+    assert sum(float(d["cost_usd"]) for d in report["by_day"]) == pytest.approx(
+        float(report["total_cost_usd"])
+    )
+    assert "qwen3-32b" in {m["model"] for m in report["by_model"]}
+    bad = httpx.get(f"{stack.base_url}/usage?since=yesterday", headers=headers)  # type: ignore[attr-defined]
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "since"
+
+
+def test_feedback_is_recorded_once_for_the_callers_own_request(stack: LocalStack, client: OpenAI):
+    import httpx
+
+    from modelyard import aws
+    from modelyard.settings import get_settings
+    from modelyard.store.health import HealthRepository
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="kimi-k2.5", messages=[{"role": "user", "content": "Translate 'hello' into German"}]
+    )
+    request_id = raw.headers["x-modelyard-request-id"]
+    task = raw.headers["x-modelyard-task"]
+    stack.poller.drain()
+    headers = {"authorization": f"Bearer {stack.api_key}"}
+    url = f"{stack.base_url}/feedback"  # type: ignore[attr-defined]
+    first = httpx.post(url, headers=headers, json={"request_id": request_id, "score": 1})
+    assert first.status_code == 200, first.text
+    assert first.json()["model"] == "kimi-k2.5"
+    again = httpx.post(url, headers=headers, json={"request_id": request_id, "score": 0})
+    assert again.status_code == 409
+    unknown = httpx.post(url, headers=headers, json={"request_id": "req_00", "score": 1})
+    assert unknown.status_code == 404
+    bad = httpx.post(url, headers=headers, json={"request_id": request_id, "score": 7})
+    assert bad.status_code == 400
+    feedback = HealthRepository(get_settings().usage_table, aws.client("dynamodb")).observations()
+    assert feedback.feedback[(task, "kimi-k2.5")].count >= 1
+
+
+def test_feedback_moves_quality_only_after_enough_ratings():
+    from decimal import Decimal
+
+    from modelyard.catalog import Feedback
+
+    assert Feedback(1, Decimal(0)).blend(9.0) == pytest.approx(9.0 * 20 / 21)
+    assert Feedback(200, Decimal(200)).blend(8.0) == pytest.approx((160 + 2000) / 220)

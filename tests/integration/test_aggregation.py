@@ -6,6 +6,7 @@ import json
 import random
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -140,3 +141,31 @@ def test_aggregator_emits_emf_metrics(stack: LocalStack, capsys):
         tuple(d) for b in blobs for cw in b["_aws"]["CloudWatchMetrics"] for d in cw["Dimensions"]
     }
     assert ("service",) in dims and ("model", "service") in dims
+
+
+def test_aggregator_keeps_model_health_that_the_router_reads_back(stack: LocalStack):
+    from modelyard.store.health import HealthRepository
+    from modelyard.usage.events import AttemptRecord
+
+    now = datetime.now(UTC).isoformat()
+    events = []
+    for i in range(6):
+        event = usage_event(f"t-{uuid.uuid4().hex[:8]}", i, model="kimi-k2.5")
+        event.created_at = now
+        event.latency_ms = 700
+        event.attempts = [
+            AttemptRecord(
+                model="yi-lightning",
+                provider="yi",
+                status="error",
+                error_type="server_error",
+                latency_ms=5,
+            ),
+            AttemptRecord(model="kimi-k2.5", provider="moonshot", status="ok", latency_ms=690),
+        ]
+        events.append(event)
+    handler(sqs_batch(events), None)
+    health = HealthRepository(get_settings().usage_table, aws.client("dynamodb")).recent()
+    assert health["yi-lightning"].error_rate == 1.0
+    assert health["kimi-k2.5"].error_rate == 0.0
+    assert health["kimi-k2.5"].ttft_ms == 700

@@ -117,3 +117,17 @@ def test_explanation_lists_candidates_and_rejections():
     assert explained["choice"] == explained["candidates"][0]["model"]
     assert explained["policy"] == "speed"
     assert explained["reason"].startswith("speed")
+
+
+def test_observed_errors_and_latency_move_the_ranking():
+    from modelyard.catalog import ModelHealth
+
+    body = {"model": "auto", "modelyard": {"task": "coding"}}
+    assert plan(body).candidates[0].model.id == "deepseek-v4-flash"
+    flaky = {"deepseek-v4-flash": ModelHealth(attempts=100, errors=60, ttft_ms=420.0)}
+    ranked = plan(body, health=flaky)
+    assert ranked.candidates[0].model.id != "deepseek-v4-flash"
+    assert ranked.explain()["candidates"][-1]["error_rate"] >= 0
+    slow = {"deepseek-v4-flash": ModelHealth(attempts=100, errors=0, ttft_ms=9000.0)}
+    speed = plan({"model": "auto:speed", "modelyard": {"task": "coding"}}, health=slow)
+    assert speed.candidates[0].model.id != "deepseek-v4-flash"

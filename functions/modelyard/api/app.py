@@ -18,7 +18,13 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api import errors
-from modelyard.api.schemas import ChatCompletion, ChatCompletionRequest, ErrorResponse, ModelList
+from modelyard.api.schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    ErrorResponse,
+    FeedbackRequest,
+    ModelList,
+)
 from modelyard.api.sse import EventStreamResponse
 from modelyard.errors import InvalidRequest, PayloadTooLarge
 from modelyard.gateway import Gateway, StreamResponse, new_request_id
@@ -138,6 +144,29 @@ def create_app(
             request.headers.get("authorization"), request.headers.get("x-api-key")
         )
         return JSONResponse(await gw.models(key))
+
+    @app.get("/v1/usage", responses=ERROR_RESPONSES)
+    async def usage(
+        request: Request, since: str | None = None, until: str | None = None
+    ) -> JSONResponse:
+        gw = current_gateway()
+        key = await gw.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
+        return JSONResponse(await gw.tenant_usage(key, since, until))
+
+    @app.post("/v1/feedback", responses=ERROR_RESPONSES)
+    async def feedback(request: Request) -> JSONResponse:
+        gw = current_gateway()
+        key = await gw.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
+        try:
+            rating = FeedbackRequest.model_validate(await read_json(request, 4096))
+        except ValidationError as exc:
+            message, param = errors.validation_message(exc)
+            raise InvalidRequest(message, param=param) from None
+        return JSONResponse(await gw.feedback(key, rating.request_id, rating.score))
 
     @app.post(
         "/v1/chat/completions",

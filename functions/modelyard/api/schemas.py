@@ -7,6 +7,7 @@ field a provider added yesterday passes through untouched; responses are documen
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -106,6 +107,15 @@ class ChatCompletionRequest(_Open):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     modelyard: ModelyardOptions | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """A user's rating of one response: 0 (bad) to 1 (good)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=64, pattern=r"^req_[0-9a-f]+$")
+    score: Decimal = Field(ge=0, le=1, max_digits=6)
 
 
 # -- responses (documentation) ------------------------------------------------------------------

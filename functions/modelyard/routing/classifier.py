@@ -56,11 +56,12 @@ BUCKET_BITS = 17
 
 _HEADER = struct.Struct("<4sHHBBH")  # magic, format, features, bucket bits, classes, names len
 _MASK = (1 << BUCKET_BITS) - 1
-_HEAD_CHARS = 1500  # a long message is read from its first and last characters only
-_TAIL_CHARS = 500
+_HEAD_CHARS = 1200  # a long message is read from its first and last characters only
+_TAIL_CHARS = 300
 _MAX_GRAM_WORD = 16  # characters of a word that give character n-grams
-_CACHE_LIMIT = 50_000  # distinct words whose feature buckets are memoised
+_CACHE_LIMIT = 50_000  # distinct words whose scores are memoised
 _MAX_CONTEXT_MESSAGES = 8
+_RULE_CHARS = 600  # rules look at the start of a message, where the instruction usually is
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _DIGITS = str.maketrans("0123456789", "0000000000")
@@ -80,24 +81,14 @@ def _bucket(key: str) -> int:
     return zlib.crc32(key.encode("utf-8")) & _MASK
 
 
-_word_cache: dict[str, tuple[int, ...]] = {}
-
-
-def _word_buckets(word: str) -> tuple[int, ...]:
+def _word_buckets(word: str) -> list[int]:
     """The unigram bucket of a token and the buckets of its character 3- and 4-grams."""
-    cached = _word_cache.get(word)
-    if cached is not None:
-        return cached
     keys = ["w" + word]
     if len(word) > 1 and word[0].isalpha():
         padded = "<" + word[:_MAX_GRAM_WORD] + ">"
         for n in (3, 4):
             keys.extend("c" + padded[i : i + n] for i in range(len(padded) - n + 1))
-    result = tuple(_bucket(k) for k in keys)
-    if len(_word_cache) >= _CACHE_LIMIT:
-        _word_cache.clear()
-    _word_cache[word] = result
-    return result
+    return [_bucket(k) for k in keys]
 
 
 def _clip(text: str) -> str:
@@ -106,12 +97,15 @@ def _clip(text: str) -> str:
     return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
 
 
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(_clip(text).lower().translate(_DIGITS))
+
+
 def featurize(text: str) -> list[int]:
-    """Hashed feature buckets of a text, one entry per occurrence (training uses this too)."""
-    tokens = _TOKEN_RE.findall(_clip(text).lower().translate(_DIGITS))
+    """Hashed feature buckets of a text, one entry per occurrence (the trainer's view)."""
     buckets: list[int] = []
     prev = "^"
-    for tok in tokens:
+    for tok in _tokens(text):
         buckets.extend(_word_buckets(tok))
         buckets.append(_bucket("b" + prev + " " + tok))
         prev = tok
@@ -121,12 +115,60 @@ def featurize(text: str) -> list[int]:
 # ------------------------------------------------------------------------ weights file
 
 
-@dataclass(frozen=True, slots=True)
 class _Model:
-    classes: tuple[str, ...]
-    bias: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[array, ...]  # one int8 array of 2**BUCKET_BITS per class
+    """Weights plus a memo of each seen word's summed unigram and character n-gram weights.
+
+    The model is linear, so a word's features can be scored once and reused: scoring a
+    prompt then costs one lookup per word and per bigram instead of one per n-gram.
+    """
+
+    def __init__(
+        self,
+        classes: tuple[str, ...],
+        bias: tuple[float, ...],
+        scale: tuple[float, ...],
+        weights: tuple[array, ...],
+    ) -> None:
+        self.classes = classes
+        self.bias = bias
+        self.scale = scale
+        self.weights = weights  # one int8 array of 2**BUCKET_BITS per class
+        self._word_index: dict[str, int] = {}
+        self._word_sums: tuple[array, ...] = tuple(array("l") for _ in classes)
+        self._word_sizes = array("l")
+
+    def _word(self, word: str) -> int:
+        index = self._word_index.get(word)
+        if index is None:
+            buckets = _word_buckets(word)
+            index = len(self._word_index)
+            self._word_index[word] = index
+            for sums, w in zip(self._word_sums, self.weights, strict=True):
+                sums.append(sum(map(w.__getitem__, buckets)))
+            self._word_sizes.append(len(buckets))
+        return index
+
+    def logits(self, text: str) -> list[float]:
+        if len(self._word_index) >= _CACHE_LIMIT:  # bound the memo; only between texts
+            self._word_index.clear()
+            for sums in (*self._word_sums, self._word_sizes):
+                del sums[:]
+        words: list[int] = []
+        bigrams: list[int] = []
+        prev = "^"
+        for tok in _tokens(text):
+            words.append(self._word(tok))
+            bigrams.append(_bucket("b" + prev + " " + tok))
+            prev = tok
+        if not words:
+            return list(self.bias)
+        norm = 1.0 / math.sqrt(sum(map(self._word_sizes.__getitem__, words)) + len(bigrams))
+        return [
+            b + s * norm * (sum(map(ws.__getitem__, words)) + sum(map(w.__getitem__, bigrams)))
+            for ws, w, s, b in zip(
+                self._word_sums, self.weights, self.scale, self.bias, strict=True
+            )
+        ]
 
 
 def pack_weights(
@@ -170,24 +212,138 @@ def _get_model() -> _Model:
     return _model
 
 
-def _model_logits(model: _Model, text: str) -> list[float]:
-    buckets = featurize(text)
-    if not buckets:
-        return list(model.bias)
-    norm = 1.0 / math.sqrt(len(buckets))
-    return [
-        b + s * norm * sum(map(w.__getitem__, buckets))
-        for w, s, b in zip(model.weights, model.scale, model.bias, strict=True)
-    ]
-
-
 # ------------------------------------------------------------------------------ rules
 
 _NATURAL_LANGUAGES = frozenset(
-    ["english", "french", "spanish", "german", "italian", "portuguese", "brazilian", "dutch", "swedish", "norwegian", "danish", "finnish", "icelandic", "polish", "czech", "slovak", "hungarian", "romanian", "bulgarian", "greek", "turkish", "russian", "ukrainian", "serbian", "croatian", "slovenian", "estonian", "latvian", "lithuanian", "arabic", "hebrew", "persian", "farsi", "urdu", "hindi", "bengali", "punjabi", "tamil", "telugu", "marathi", "gujarati", "chinese", "mandarin", "cantonese", "japanese", "korean", "vietnamese", "thai", "indonesian", "malay", "tagalog", "filipino", "swahili", "amharic", "yoruba", "zulu", "afrikaans", "latin", "catalan", "basque", "galician", "welsh", "irish", "esperanto", "français", "francais", "inglés", "ingles", "englisch", "anglais", "español", "espanol", "deutsch"]
+    [
+        "english",
+        "french",
+        "spanish",
+        "german",
+        "italian",
+        "portuguese",
+        "brazilian",
+        "dutch",
+        "swedish",
+        "norwegian",
+        "danish",
+        "finnish",
+        "icelandic",
+        "polish",
+        "czech",
+        "slovak",
+        "hungarian",
+        "romanian",
+        "bulgarian",
+        "greek",
+        "turkish",
+        "russian",
+        "ukrainian",
+        "serbian",
+        "croatian",
+        "slovenian",
+        "estonian",
+        "latvian",
+        "lithuanian",
+        "arabic",
+        "hebrew",
+        "persian",
+        "farsi",
+        "urdu",
+        "hindi",
+        "bengali",
+        "punjabi",
+        "tamil",
+        "telugu",
+        "marathi",
+        "gujarati",
+        "chinese",
+        "mandarin",
+        "cantonese",
+        "japanese",
+        "korean",
+        "vietnamese",
+        "thai",
+        "indonesian",
+        "malay",
+        "tagalog",
+        "filipino",
+        "swahili",
+        "amharic",
+        "yoruba",
+        "zulu",
+        "afrikaans",
+        "latin",
+        "catalan",
+        "basque",
+        "galician",
+        "welsh",
+        "irish",
+        "esperanto",
+        "français",
+        "francais",
+        "inglés",
+        "ingles",
+        "englisch",
+        "anglais",
+        "español",
+        "espanol",
+        "deutsch",
+    ]
 )
 _PROGRAMMING_LANGUAGES = frozenset(
-    ["python", "javascript", "js", "typescript", "ts", "java", "kotlin", "scala", "go", "golang", "rust", "c", "c++", "cpp", "c#", "csharp", "ruby", "php", "perl", "swift", "objective-c", "dart", "elixir", "erlang", "haskell", "lua", "r", "julia", "matlab", "bash", "shell", "powershell", "sql", "sqlite", "postgres", "mysql", "vba", "vb", "cobol", "fortran", "zig", "ocaml", "clojure", "groovy", "assembly", "wasm", "jsx", "tsx", "yaml", "json"]
+    [
+        "python",
+        "javascript",
+        "js",
+        "typescript",
+        "ts",
+        "java",
+        "kotlin",
+        "scala",
+        "go",
+        "golang",
+        "rust",
+        "c",
+        "c++",
+        "cpp",
+        "c#",
+        "csharp",
+        "ruby",
+        "php",
+        "perl",
+        "swift",
+        "objective-c",
+        "dart",
+        "elixir",
+        "erlang",
+        "haskell",
+        "lua",
+        "r",
+        "julia",
+        "matlab",
+        "bash",
+        "shell",
+        "powershell",
+        "sql",
+        "sqlite",
+        "postgres",
+        "mysql",
+        "vba",
+        "vb",
+        "cobol",
+        "fortran",
+        "zig",
+        "ocaml",
+        "clojure",
+        "groovy",
+        "assembly",
+        "wasm",
+        "jsx",
+        "tsx",
+        "yaml",
+        "json",
+    ]
 )
 _TRANSLATE_RE = re.compile(
     r"\b(?:translat\w*|render|put|convert|port|rewrite|traduc\w*|tradu\w+|übersetz\w*)\b"
@@ -204,7 +360,7 @@ _LANG_FOR_RE = re.compile(
 _FOREIGN_TRANSLATE_RE = re.compile(r"翻译|翻訳|переведи|перевод|traduis|traduce|übersetze")
 _STACK_TRACE_RE = re.compile(
     r"traceback \(most recent call last\)|exception in thread|\bat [\w.$<>]+\([\w]+\.\w+:\d+\)"
-    r"|\b\w+(?:error|exception): |segmentation fault|core dumped|npm err!|error\[e\d+\]"
+    r"|\w(?:error|exception): |segmentation fault|core dumped|npm err!|error\[e\d+\]"
     r"|undefined reference to|panic: |fatal: |\bline \d+, in \w+"
 )
 _CODE_LINE_RE = re.compile(
@@ -220,9 +376,10 @@ _CODE_TOKEN_RE = re.compile(
     r"|\b\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b"
 )
 _MATH_RE = re.compile(
-    r"[a-z0-9)]\s*\^\s*[\d(a-z]|\d\s*[-+*/×÷]\s*\d|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b"
-    r"|[∫∑√π≤≥≠∞θ²³]|\b(?:sin|cos|tan|log\d*|ln|exp)\s*\(|\bd[a-z]/d[a-z]\b|\bf\(x\)"
-    r"|\bsolve for [a-z]\b|\b\d+\s*%|\bderivative\b|\bintegral\b|\beigen\w*|\bprove\b"
+    r"\d[a-z]\b(?!-)|\b[a-z]\s*\^|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d|[a-z0-9)]\s*=\s*-?[\d(a-z]"
+    r"|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b|[∫∑√π≤≥≠∞θ²³≡]|\b(?:sin|cos|tan|log\d*|ln|exp)\s*\("
+    r"|\bd[a-z]/d[a-z]\b|\bf\(x\)|\bsolve for [a-z]\b|\bderivative\b|\bintegra(?:l|te)\b"
+    r"|\beigen\w*|\bprove\b|\bprobability\b|\bequations?\b"
 )
 _SUMMARY_RE = re.compile(
     r"\b(?:summari[sz]\w*|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
@@ -247,7 +404,7 @@ _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
 
 def _rules(text: str) -> _Boosts:
     """Strong-signal rules over one message: (signal, task, boost) for each that fires."""
-    head = _clip(text)
+    head = text[:_RULE_CHARS]
     low = head.lower()
     hits: _Boosts = []
     code = False
@@ -344,7 +501,7 @@ def classify_messages(
     reasons: list[tuple[int, str]] = []
     last_only: list[float] = []
     for n, (text, weight) in enumerate(segments):
-        logits = _model_logits(model, text)
+        logits = model.logits(text)
         rules = _rules(text)
         for c, value in enumerate(logits):
             combined[c] += value * weight / total
@@ -370,7 +527,9 @@ def classify_messages(
     signals.append("model" if segments else "empty")
     if len(segments) > 1 and _argmax(last_only) != winner:
         signals.append("context")
-    return Classification(model.classes[winner], round(confidence, 4), tuple(dict.fromkeys(signals)))
+    return Classification(
+        model.classes[winner], round(confidence, 4), tuple(dict.fromkeys(signals))
+    )
 
 
 def classify_text(text: str) -> Classification:

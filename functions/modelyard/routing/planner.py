@@ -9,12 +9,12 @@ passed in, so a decision takes microseconds and `modelyard route explain` shows 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from modelyard.catalog import Catalog, Model, Provider
+from modelyard.catalog import Catalog, Feedback, Model, ModelHealth, Provider
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.routing.classifier import TASKS, classify_messages
@@ -79,6 +79,8 @@ class Candidate:
     estimated_cost_usd: Decimal
     estimated_latency_ms: float
     score: float
+    #: share of recent attempts that failed (observed), 0 without data
+    error_rate: float = 0.0
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class Candidate:
             "estimated_cost_usd": str(self.estimated_cost_usd),
             "estimated_latency_ms": round(self.estimated_latency_ms),
             "score": round(self.score, 4),
+            "error_rate": round(self.error_rate, 3),
         }
 
 
@@ -161,7 +164,8 @@ def plan_route(
     *,
     allowed: Callable[[str], bool] = lambda _model: True,
     healthy: Callable[[str], bool] = lambda _model: True,
-    observed_ttft_ms: Callable[[str], float | None] = lambda _model: None,
+    health: Mapping[str, ModelHealth] | None = None,
+    feedback: Mapping[tuple[str, str], Feedback] | None = None,
     today: str = "9999-12-31",
 ) -> RoutePlan:
     """Rank the models that may serve this request; raises if none may."""
@@ -193,7 +197,7 @@ def plan_route(
     rejected: dict[str, str] = {}
 
     def score(model: Model) -> Candidate:
-        return _score(model, scored_task, features, catalog, observed_ttft_ms, today)
+        return _score(model, scored_task, features, catalog, health or {}, feedback or {}, today)
 
     if policy_base is None:
         # An explicit model: serve it, then the fallbacks the request names, in order.
@@ -326,7 +330,8 @@ def _score(
     task: str,
     features: RequestFeatures,
     catalog: Catalog,
-    observed_ttft_ms: Callable[[str], float | None],
+    health: Mapping[str, ModelHealth],
+    feedback: Mapping[tuple[str, str], Feedback],
     today: str,
 ) -> Candidate:
     price = catalog.price(model.id, today)
@@ -335,7 +340,8 @@ def _score(
         features.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens
     )
     cost = cost_usd(TokenUsage(features.estimated_input_tokens, output_tokens), price)
-    ttft = observed_ttft_ms(model.id) or model.ttft_ms
+    observed = health.get(model.id)
+    ttft = (observed.ttft_ms if observed else None) or model.ttft_ms
     latency = ttft + 1000.0 * min(output_tokens, DEFAULT_OUTPUT_TOKENS) / max(
         model.tokens_per_second, 1
     )
@@ -343,14 +349,21 @@ def _score(
         GENERAL_TASK, {}
     ).get(model.id)
     quality = float(entry.score) if entry else 5.0
-    return Candidate(model, catalog.provider_of(model), price, quality, cost, latency, 0.0)
+    rated = feedback.get((task, model.id))
+    if rated is not None:
+        quality = round(rated.blend(quality), 2)
+    error_rate = observed.error_rate if observed else 0.0
+    return Candidate(
+        model, catalog.provider_of(model), price, quality, cost, latency, 0.0, error_rate
+    )
 
 
 def _rank(candidate: Candidate, pool: Sequence[Candidate], policy: Policy) -> float:
     """Weighted score in 0..1, each term relative to the best candidate in the pool.
 
     Quality loses a third per point below the best: on a 0-10 scale where good models sit
-    within a point of each other, that gap is what separates them.
+    within a point of each other, that gap is what separates them. Observed errors scale the
+    whole score down.
     """
     best_quality = max(c.quality for c in pool)
     quality_score = max(0.0, 1.0 - (best_quality - candidate.quality) / QUALITY_SPAN)
@@ -360,7 +373,11 @@ def _rank(candidate: Candidate, pool: Sequence[Candidate], policy: Policy) -> fl
     # log ratios: ten times dearer is one step worse, not ten
     cost_score = 1.0 / (1.0 + math.log10(cost / cheapest))
     speed_score = fastest / candidate.estimated_latency_ms
-    return policy.quality * quality_score + policy.cost * cost_score + policy.speed * speed_score
+    weighted = (
+        policy.quality * quality_score + policy.cost * cost_score + policy.speed * speed_score
+    )
+    # a model failing half its attempts is worth half as much, whatever else it offers
+    return weighted * (1.0 - min(candidate.error_rate, 0.9))
 
 
 def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:

@@ -10,6 +10,9 @@ UsageTable layout (pk / sk):
   TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
   KEY#<key id>     / DAY#<d> | MONTH#<m>        key totals
   MODEL#<model>    / DAY#<d>                    model totals across tenants
+  HEALTH           / <hour>#<model>             attempts, errors and latency per model and
+                                                hour, which the router reads back (TTL 2 days)
+  FEEDBACK         / <task>#<model>             users' ratings (see store.usage.record_feedback)
 """
 
 from __future__ import annotations
@@ -21,6 +24,29 @@ from modelyard.store.dynamo import to_item
 from modelyard.usage.events import UsageEvent
 
 LEDGER_RETENTION_SECONDS = 400 * 24 * 3600
+HEALTH_RETENTION_SECONDS = 2 * 24 * 3600
+HEALTH_PK = "HEALTH"
+FEEDBACK_PK = "FEEDBACK"
+
+
+def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
+    """Per model this request tried: attempts, errors and (for the one that served) latency."""
+    stats: dict[str, dict[str, int]] = {}
+    for attempt in event.attempts:
+        if attempt.status == "skipped":
+            continue
+        entry = stats.setdefault(
+            attempt.model, {":attempts": 0, ":errors": 0, ":ttft": 0, ":ttft_n": 0}
+        )
+        entry[":attempts"] += 1
+        if attempt.status == "error":
+            entry[":errors"] += 1
+    if event.model in stats and event.status != "failed":
+        served = stats[event.model]
+        first_token = event.ttft_ms if event.ttft_ms is not None else event.latency_ms
+        served[":ttft"] += first_token
+        served[":ttft_n"] += 1
+    return stats
 
 
 def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
@@ -69,6 +95,20 @@ def transaction(table: str, event: UsageEvent) -> list[dict[str, Any]]:
             }
         }
     ]
+    hour = event.created_at[:13]  # YYYY-MM-DDTHH
+    expires = int(time.time() + HEALTH_RETENTION_SECONDS)
+    for model, stats in health_updates(event).items():
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": to_item({"pk": HEALTH_PK, "sk": f"{hour}#{model}"}),
+                    "UpdateExpression": "ADD attempts :attempts, errors :errors, "
+                    "ttft_ms_sum :ttft, ttft_count :ttft_n SET expires_at = :expires",
+                    "ExpressionAttributeValues": to_item({**stats, ":expires": expires}),
+                }
+            }
+        )
     for pk, sk in counter_keys(event):
         items.append(
             {

@@ -1,0 +1,127 @@
+"""UsageTable reads: spend reports from the counters the aggregator keeps (see usage.aggregate)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from modelyard.errors import GatewayError
+from modelyard.pricing.prices import format_usd
+from modelyard.store.dynamo import as_int, from_item, query_all, to_item
+from modelyard.usage.aggregate import FEEDBACK_PK
+
+#: sorts after every "DAY#<date>#..." key of the same date
+_DAY_END = "~"
+
+
+class FeedbackExists(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "feedback_exists"
+
+
+class UsageRepository:
+    def __init__(self, table: str, client: Any) -> None:
+        self.table = table
+        self.client = client
+
+    def record_feedback(
+        self, tenant: str, request_id: str, score: Decimal
+    ) -> dict[str, Any] | None:
+        """Attach `score` to the request's ledger item and add it to its task and model's tally.
+
+        None when the request is not this tenant's (or not ledgered yet); a second rating of the
+        same request raises `FeedbackExists`.
+        """
+        response = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "LEDGER"}},
+            ConsistentRead=True,
+        )
+        item = from_item(response["Item"]) if "Item" in response else None
+        if item is None or item.get("tenant") != tenant or not item.get("model"):
+            return None
+        task = item.get("task") or "chat"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item({"pk": f"REQ#{request_id}", "sk": "LEDGER"}),
+                            "UpdateExpression": "SET feedback = :score",
+                            "ConditionExpression": "attribute_not_exists(feedback)",
+                            "ExpressionAttributeValues": to_item({":score": score}),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item({"pk": FEEDBACK_PK, "sk": f"{task}#{item['model']}"}),
+                            "UpdateExpression": "ADD #count :one, score_sum :score",
+                            "ExpressionAttributeNames": {"#count": "count"},
+                            "ExpressionAttributeValues": to_item({":one": 1, ":score": score}),
+                        }
+                    },
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException:
+            raise FeedbackExists(f"request {request_id} already has feedback") from None
+        return {
+            "request_id": request_id,
+            "task": task,
+            "model": item["model"],
+            "score": str(score),
+            "recorded": True,
+        }
+
+    def tenant_usage(self, tenant: str, since: str | None, until: str | None) -> dict[str, Any]:
+        """Totals, per day and per model for one tenant between two ISO dates (inclusive)."""
+        low = f"DAY#{since or '0000-00-00'}"
+        high = f"DAY#{until or '9999-12-31'}{_DAY_END}"
+        items = query_all(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"TENANT#{tenant}"},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+        )
+        days: list[dict[str, Any]] = []
+        models: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0}
+        )
+        for item in items:
+            parts = str(item["sk"]).split("#")
+            cost = Decimal(item.get("cost_usd", 0))
+            requests = as_int(item.get("requests"))
+            tokens = as_int(item.get("input_tokens")) + as_int(item.get("output_tokens"))
+            if len(parts) == 2:
+                days.append({"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens})
+            elif len(parts) == 4 and parts[2] == "MODEL":
+                entry = models[parts[3]]
+                entry["cost"] += cost
+                entry["requests"] += requests
+                entry["tokens"] += tokens
+        return {
+            "tenant": tenant,
+            "since": since,
+            "until": until,
+            "total_cost_usd": format_usd(sum((d["cost"] for d in days), Decimal(0))),
+            "total_requests": sum(d["requests"] for d in days),
+            "total_tokens": sum(d["tokens"] for d in days),
+            "by_day": [_row("day", d["day"], d) for d in days],
+            "by_model": [_row("model", m, v) for m, v in sorted(models.items())],
+        }
+
+
+def _row(name: str, value: str, totals: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value,
+        "cost_usd": format_usd(totals["cost"]),
+        "requests": totals["requests"],
+        "tokens": totals["tokens"],
+    }
