@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import httpx
+
 from common import (
     BENCH,
     FUNCTIONS,
@@ -68,8 +69,15 @@ class Servers:
         self.urls: dict[str, str] = {}
         self.headers: dict[str, dict[str, str]] = {}
 
-    def start(self, name: str, proc: Proc, port: int, url: str, headers: dict[str, str],
-              timeout: float = 60) -> None:
+    def start(
+        self,
+        name: str,
+        proc: Proc,
+        port: int,
+        url: str,
+        headers: dict[str, str],
+        timeout: float = 60,
+    ) -> None:
         self.procs[name] = proc
         wait_for_port(port, timeout, proc.popen)
         self.urls[name] = url
@@ -86,11 +94,17 @@ def start_gateway(servers: Servers, info: dict[str, Any], *, publish: bool = Tru
     env = {**info["env"], "PYTHONPATH": f"{FUNCTIONS}{os.pathsep}{BENCH}"}
     app = "handlers.router:app" if publish else NOPUB_APP
     proc = Proc(name, _uvicorn(app, port, str(FUNCTIONS)), env)
-    servers.start(name, proc, port, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"authorization": f"Bearer {info['api_key']}"})
+    servers.start(
+        name,
+        proc,
+        port,
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        {"authorization": f"Bearer {info['api_key']}"},
+    )
     # the first request builds the gateway (boto3 clients, catalog, key): not part of the load
-    response = httpx.post(servers.urls[name], json=chat_body(),
-                          headers=servers.headers[name], timeout=30)
+    response = httpx.post(
+        servers.urls[name], json=chat_body(), headers=servers.headers[name], timeout=30
+    )
     response.raise_for_status()
     return name
 
@@ -121,16 +135,36 @@ def start_litellm_proxy(servers: Servers, info: dict[str, Any], python: str) -> 
         f"  master_key: {master_key}\n"
     )
     litellm = os.path.join(os.path.dirname(python), "litellm")
-    argv = [python, litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--num_workers", "1"]
+    argv = [
+        python,
+        litellm,
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+    ]
     proc = Proc("litellm-proxy", argv, LITELLM_ENV)
-    servers.start("litellm-proxy", proc, port, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"authorization": f"Bearer {master_key}"}, timeout=120)
+    servers.start(
+        "litellm-proxy",
+        proc,
+        port,
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        {"authorization": f"Bearer {master_key}"},
+        timeout=120,
+    )
     deadline = time.monotonic() + 60
     while True:  # the port opens before the proxy has loaded its config
         try:
-            response = httpx.post(servers.urls["litellm-proxy"], json=chat_body(),
-                                  headers=servers.headers["litellm-proxy"], timeout=30)
+            response = httpx.post(
+                servers.urls["litellm-proxy"],
+                json=chat_body(),
+                headers=servers.headers["litellm-proxy"],
+                timeout=30,
+            )
             if response.status_code == 200:
                 return
         except httpx.HTTPError:
@@ -162,16 +196,28 @@ def _throughput(info: dict[str, Any], quick: bool, python: str | None, note: str
             except Exception as exc:
                 litellm_error = f"LiteLLM proxy failed to start: {exc}"
                 log(litellm_error)
-        names = [n for n in ("direct", "forwarder", "gateway", "gateway-nopub", "litellm-proxy")
-                 if n in servers.urls]
+        names = [
+            n
+            for n in ("direct", "forwarder", "gateway", "gateway-nopub", "litellm-proxy")
+            if n in servers.urls
+        ]
         for round_no in range(rounds):
             for name in names:
-                log(f"http: round {round_no + 1}/{rounds}, {name}, {duration:.0f} s at "
-                    f"concurrency {CONCURRENCY}")
-                result = asyncio.run(http_load(
-                    servers.urls[name], chat_body(), servers.headers[name],
-                    concurrency=CONCURRENCY, duration_s=duration, max_requests=max_requests,
-                    warmup_s=warmup))
+                log(
+                    f"http: round {round_no + 1}/{rounds}, {name}, {duration:.0f} s at "
+                    f"concurrency {CONCURRENCY}"
+                )
+                result = asyncio.run(
+                    http_load(
+                        servers.urls[name],
+                        chat_body(),
+                        servers.headers[name],
+                        concurrency=CONCURRENCY,
+                        duration_s=duration,
+                        max_requests=max_requests,
+                        warmup_s=warmup,
+                    )
+                )
                 if result.first_error:
                     log(f"http: {name}: {result.errors} errors, first: {result.first_error}")
                 results.setdefault(name, []).append(result)
@@ -184,54 +230,143 @@ def _throughput(info: dict[str, Any], quick: bool, python: str | None, note: str
     gw, fw, d = s["gateway"], s["forwarder"], s["direct"]
     nopub = s.get("gateway-nopub")
     rows = [
-        Row("http", "req/s: gateway vs bare FastAPI+httpx forwarder",
-            gw.rps, "req/s", fw.rps, "forwarder req/s",
+        Row(
+            "http",
+            "req/s: gateway vs bare FastAPI+httpx forwarder",
+            gw.rps,
+            "req/s",
+            fw.rps,
+            "forwarder req/s",
             f"gateway publishes each usage event to SQS (moto); errors={gw.errors}",
-            target=">= 0.60x", met=gw.rps >= 0.6 * fw.rps, higher_is_better=True),
+            target=">= 0.60x",
+            met=gw.rps >= 0.6 * fw.rps,
+            higher_is_better=True,
+        ),
     ]
     if nopub is not None:
-        rows.append(Row("http", "req/s: gateway without publish vs forwarder",
-                        nopub.rps, "req/s", fw.rps, "forwarder req/s",
-                        f"publisher that does nothing; errors={nopub.errors}",
-                        target=">= 0.60x", met=nopub.rps >= 0.6 * fw.rps,
-                        higher_is_better=True))
+        rows.append(
+            Row(
+                "http",
+                "req/s: gateway without publish vs forwarder",
+                nopub.rps,
+                "req/s",
+                fw.rps,
+                "forwarder req/s",
+                f"publisher that does nothing; errors={nopub.errors}",
+                target=">= 0.60x",
+                met=nopub.rps >= 0.6 * fw.rps,
+                higher_is_better=True,
+            )
+        )
     lit = s.get("litellm-proxy")
     if lit is not None:
-        rows.append(Row("http", "req/s: gateway vs LiteLLM proxy",
-                        gw.rps, "req/s", lit.rps, "LiteLLM proxy req/s",
-                        f"LiteLLM proxy runs uvloop, the gateway asyncio; errors={lit.errors}",
-                        target=">= 4x", met=gw.rps >= 4 * lit.rps, higher_is_better=True))
+        rows.append(
+            Row(
+                "http",
+                "req/s: gateway vs LiteLLM proxy",
+                gw.rps,
+                "req/s",
+                lit.rps,
+                "LiteLLM proxy req/s",
+                f"LiteLLM proxy runs uvloop, the gateway asyncio; errors={lit.errors}",
+                target=">= 4x",
+                met=gw.rps >= 4 * lit.rps,
+                higher_is_better=True,
+            )
+        )
     else:
-        rows.append(Row("http", "req/s: LiteLLM proxy: skipped", None, "",
-                        note=litellm_error or note))
+        rows.append(
+            Row("http", "req/s: LiteLLM proxy: skipped", None, "", note=litellm_error or note)
+        )
     rows += [
-        Row("http", "req/s: gateway vs direct to the simulator", gw.rps, "req/s", d.rps,
-            "direct req/s", "the direct figure is bounded by the load generator",
-            higher_is_better=True),
-        Row("http", "req/s: bare forwarder vs direct to the simulator", fw.rps, "req/s", d.rps,
-            "direct req/s", "the floor of any Python proxy hop here", higher_is_better=True),
-        Row("http", "latency p50 at 16 in flight: gateway vs forwarder", gw.p50_ms, "ms",
-            fw.p50_ms, "forwarder p50", f"direct p50 {fmt(d.p50_ms)} ms"),
-        Row("http", "latency p99 at 16 in flight: gateway vs forwarder", gw.p99_ms, "ms",
-            fw.p99_ms, "forwarder p99", f"direct p99 {fmt(d.p99_ms)} ms"),
+        Row(
+            "http",
+            "req/s: gateway vs direct to the simulator",
+            gw.rps,
+            "req/s",
+            d.rps,
+            "direct req/s",
+            "the direct figure is bounded by the load generator",
+            higher_is_better=True,
+        ),
+        Row(
+            "http",
+            "req/s: bare forwarder vs direct to the simulator",
+            fw.rps,
+            "req/s",
+            d.rps,
+            "direct req/s",
+            "the floor of any Python proxy hop here",
+            higher_is_better=True,
+        ),
+        Row(
+            "http",
+            "latency p50 at 16 in flight: gateway vs forwarder",
+            gw.p50_ms,
+            "ms",
+            fw.p50_ms,
+            "forwarder p50",
+            f"direct p50 {fmt(d.p50_ms)} ms",
+        ),
+        Row(
+            "http",
+            "latency p99 at 16 in flight: gateway vs forwarder",
+            gw.p99_ms,
+            "ms",
+            fw.p99_ms,
+            "forwarder p99",
+            f"direct p99 {fmt(d.p99_ms)} ms",
+        ),
     ]
     if lit is not None:
         rows += [
-            Row("http", "latency p50 at 16 in flight: gateway vs LiteLLM proxy", gw.p50_ms,
-                "ms", lit.p50_ms, "LiteLLM proxy p50", ""),
-            Row("http", "latency p99 at 16 in flight: gateway vs LiteLLM proxy", gw.p99_ms,
-                "ms", lit.p99_ms, "LiteLLM proxy p99", ""),
+            Row(
+                "http",
+                "latency p50 at 16 in flight: gateway vs LiteLLM proxy",
+                gw.p50_ms,
+                "ms",
+                lit.p50_ms,
+                "LiteLLM proxy p50",
+                "",
+            ),
+            Row(
+                "http",
+                "latency p99 at 16 in flight: gateway vs LiteLLM proxy",
+                gw.p99_ms,
+                "ms",
+                lit.p99_ms,
+                "LiteLLM proxy p99",
+                "",
+            ),
         ]
     mb = {k: (v / 1024 if v else None) for k, v in hwm.items()}
     g_mb = mb.get("gateway")
-    rows.append(Row("memory", "peak RSS under load: gateway vs LiteLLM proxy", g_mb, "MiB",
-                    mb.get("litellm-proxy"), "LiteLLM proxy peak RSS",
-                    "VmHWM of the uvicorn process after its load" if mb.get("litellm-proxy")
-                    else "LiteLLM proxy not measured",
-                    target="< 100 MiB", met=g_mb is not None and g_mb < 100))
-    rows.append(Row("memory", "peak RSS under load: gateway vs bare forwarder", g_mb, "MiB",
-                    mb.get("forwarder"), "forwarder peak RSS",
-                    "the gateway imports boto3 (SQS, DynamoDB) and its routing tables"))
+    rows.append(
+        Row(
+            "memory",
+            "peak RSS under load: gateway vs LiteLLM proxy",
+            g_mb,
+            "MiB",
+            mb.get("litellm-proxy"),
+            "LiteLLM proxy peak RSS",
+            "VmHWM of the uvicorn process after its load"
+            if mb.get("litellm-proxy")
+            else "LiteLLM proxy not measured",
+            target="< 100 MiB",
+            met=g_mb is not None and g_mb < 100,
+        )
+    )
+    rows.append(
+        Row(
+            "memory",
+            "peak RSS under load: gateway vs bare forwarder",
+            g_mb,
+            "MiB",
+            mb.get("forwarder"),
+            "forwarder peak RSS",
+            "the gateway imports boto3 (SQS, DynamoDB) and its routing tables",
+        )
+    )
     return rows
 
 
@@ -243,11 +378,13 @@ def _merge(parts: list[LoadResult]) -> Summary:
 
 
 # -- streaming -----------------------------------------------------------------------------------
-async def _one_stream(client: httpx.AsyncClient, url: str, body: bytes,
-                      headers: dict[str, str]) -> tuple[float, float, int]:
-    """(time to first content chunk, total time, chunks) of one streamed completion."""
+async def _one_stream(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[float, float, int, float]:
+    """(time to first content chunk, total time, chunks, last content chunk to the end)."""
     t0 = time.perf_counter()
     first = 0.0
+    last = 0.0
     chunks = 0
     async with client.stream("POST", url, content=body, headers=headers) as response:
         if response.status_code != 200:
@@ -255,16 +392,24 @@ async def _one_stream(client: httpx.AsyncClient, url: str, body: bytes,
         async for line in response.aiter_lines():
             if not line.startswith("data:") or line.startswith("data: [DONE]"):
                 continue
-            if not first and '"choices":[{' in line:
-                first = time.perf_counter() - t0
+            if '"choices":[{' in line:
+                last = time.perf_counter() - t0
+                first = first or last
             chunks += 1
-    return first, time.perf_counter() - t0, chunks
+    total = time.perf_counter() - t0
+    return first, total, chunks, total - last
 
 
-async def _streams(url: str, body: dict[str, Any], headers: dict[str, str], n: int,
-                   concurrency: int, seconds: float) -> list[tuple[float, float, int]]:
+async def _streams(
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    n: int,
+    concurrency: int,
+    seconds: float,
+) -> list[tuple[float, float, int, float]]:
     content = json.dumps(body).encode()
-    out: list[tuple[float, float, int]] = []
+    out: list[tuple[float, float, int, float]] = []
     budget = n
     deadline = time.monotonic() + seconds
     request_headers = {"content-type": "application/json", **headers}
@@ -291,19 +436,23 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
         zero_direct = f"{info['sim_url']}/deepseek/v1/chat/completions"
         opts = {"stream": True, "stream_options": {"include_usage": True}}
         paced = chat_body(PACED_MODEL, **opts)
-        long_messages = [*MESSAGES[:-1], {"role": "user",
-                                          "content": MESSAGES[-1]["content"] + " [sim:tokens=200]"}]
+        long_messages = [
+            *MESSAGES[:-1],
+            {"role": "user", "content": MESSAGES[-1]["content"] + " [sim:tokens=200]"},
+        ]
         long_body = {**chat_body(MODEL, **opts), "messages": long_messages}
-        n = 12 if quick else 100
+        n = 12 if quick else 80
         n_long = 10 if quick else 60
-        seconds = 20.0 if quick else 40.0
-        log(f"streaming: TTFT ({PACED_TTFT_MS} ms simulated, {PACED_TOKENS_PER_SECOND} tok/s), "
-            f"n={n} per side at concurrency 4; per-chunk, 200-token streams, n={n_long}")
-        ttft_gw: list[tuple[float, float, int]] = []
-        ttft_direct: list[tuple[float, float, int]] = []
+        seconds = 20.0 if quick else 60.0
+        log(
+            f"streaming: TTFT ({PACED_TTFT_MS} ms simulated, {PACED_TOKENS_PER_SECOND} tok/s), "
+            f"n={n} per side one at a time; per-chunk, 200-token streams, n={n_long}"
+        )
+        ttft_gw: list[tuple[float, float, int, float]] = []
+        ttft_direct: list[tuple[float, float, int, float]] = []
         for _ in range(2):  # alternate halves so drift hits both alike
-            ttft_direct += asyncio.run(_streams(paced_direct, paced, {}, n // 2, 4, seconds / 2))
-            ttft_gw += asyncio.run(_streams(gw_url, paced, gw_headers, n // 2, 4, seconds / 2))
+            ttft_direct += asyncio.run(_streams(paced_direct, paced, {}, n // 2, 1, seconds / 2))
+            ttft_gw += asyncio.run(_streams(gw_url, paced, gw_headers, n // 2, 1, seconds / 2))
         long_direct = asyncio.run(_streams(zero_direct, long_body, {}, n_long, 1, seconds))
         long_gw = asyncio.run(_streams(gw_url, long_body, gw_headers, n_long, 1, seconds))
     finally:
@@ -312,33 +461,71 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
     def ms(values: list[float], q: float) -> float:
         return percentile(values, q) * 1000
 
-    g_first = [f for f, _, _ in ttft_gw]
-    d_first = [f for f, _, _ in ttft_direct]
+    g_first = [x[0] for x in ttft_gw]
+    d_first = [x[0] for x in ttft_direct]
+    g_tail = [x[3] for x in ttft_gw]
+    d_tail = [x[3] for x in ttft_direct]
 
-    def per_chunk(samples: list[tuple[float, float, int]]) -> list[float]:
-        return [(total - first) / max(chunks - 1, 1) for first, total, chunks in samples]
+    def per_chunk(samples: list[tuple[float, float, int, float]]) -> list[float]:
+        return [(total - first) / max(chunks - 1, 1) for first, total, chunks, _ in samples]
 
     g_chunk, d_chunk = per_chunk(long_gw), per_chunk(long_direct)
     chunks = long_gw[0][2] if long_gw else 0
     return [
-        Row("streaming", "time to first token p50: gateway vs direct",
-            ms(g_first, 50), "ms", ms(d_first, 50), "direct TTFT p50",
+        Row(
+            "streaming",
+            "time to first token p50: gateway vs direct",
+            ms(g_first, 50),
+            "ms",
+            ms(d_first, 50),
+            "direct TTFT p50",
             f"added {fmt(ms(g_first, 50) - ms(d_first, 50))} ms over HTTP (one extra hop); "
-            f"simulated TTFT {PACED_TTFT_MS} ms; n={len(g_first)}"),
-        Row("streaming", "time to first token p99: gateway vs direct",
-            ms(g_first, 99), "ms", ms(d_first, 99), "direct TTFT p99",
-            f"added {fmt(ms(g_first, 99) - ms(d_first, 99))} ms"),
-        Row("streaming", "per-chunk time p50: gateway vs direct (zero-latency stream)",
-            ms(g_chunk, 50), "ms", ms(d_chunk, 50), "direct per-chunk p50",
+            f"simulated TTFT {PACED_TTFT_MS} ms; n={len(g_first)}",
+        ),
+        Row(
+            "streaming",
+            "time to first token p99: gateway vs direct",
+            ms(g_first, 99),
+            "ms",
+            ms(d_first, 99),
+            "direct TTFT p99",
+            f"added {fmt(ms(g_first, 99) - ms(d_first, 99))} ms",
+        ),
+        Row(
+            "streaming",
+            "stream tail p50 (last token to end of stream): gateway vs direct",
+            ms(g_tail, 50),
+            "ms",
+            ms(d_tail, 50),
+            "direct tail p50",
+            "the gateway publishes the usage event (SQS on moto) before it sends the usage "
+            "chunk and [DONE]",
+        ),
+        Row(
+            "streaming",
+            "per-chunk time p50: gateway vs direct (zero-latency stream)",
+            ms(g_chunk, 50),
+            "ms",
+            ms(d_chunk, 50),
+            "direct per-chunk p50",
             f"added {fmt((ms(g_chunk, 50) - ms(d_chunk, 50)) * 1000, 1)} us per chunk; "
-            f"{chunks} chunks a stream; n={len(g_chunk)}"),
-        Row("streaming", "per-chunk time p99: gateway vs direct (zero-latency stream)",
-            ms(g_chunk, 99), "ms", ms(d_chunk, 99), "direct per-chunk p99", ""),
+            f"{chunks} chunks a stream; n={len(g_chunk)}",
+        ),
+        Row(
+            "streaming",
+            "per-chunk time p99: gateway vs direct (zero-latency stream)",
+            ms(g_chunk, 99),
+            "ms",
+            ms(d_chunk, 99),
+            "direct per-chunk p99",
+            "",
+        ),
     ]
 
 
-def run(section: str, info: dict[str, Any], quick: bool, litellm_python: str | None,
-        litellm_note: str) -> list[Row]:
+def run(
+    section: str, info: dict[str, Any], quick: bool, litellm_python: str | None, litellm_note: str
+) -> list[Row]:
     if section == "http":
         return _throughput(info, quick, litellm_python, litellm_note)
     return _streaming(info, quick)

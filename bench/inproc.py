@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from common import (
     BENCH,
     FALLBACK_MODEL,
@@ -55,31 +56,20 @@ def apply_stack_env(info: dict[str, Any]) -> None:
 
 
 def build_gateway(publisher: Any, *, breaker: Any = None, retry_policy: Any = None) -> Any:
-    """Like `modelyard.wiring.build_gateway`, with the publisher, breaker and policy given."""
-    from modelyard import aws
-    from modelyard.gateway import Gateway
-    from modelyard.providers.registry import adapter_for
-    from modelyard.resilience.executor import FallbackExecutor
-    from modelyard.resilience.retry import DEFAULT_RETRY_POLICY
-    from modelyard.settings import get_settings
-    from modelyard.store.config import ConfigRepository
-    from modelyard.wiring import key_pepper
+    """`modelyard.wiring.build_gateway`, then the publisher, breaker and policy swapped in.
 
-    settings = get_settings()
-    return Gateway(
-        config=ConfigRepository(
-            settings.config_table,
-            aws.client("dynamodb"),
-            cache_seconds=settings.config_cache_seconds,
-        ),
-        publisher=publisher,
-        executor=FallbackExecutor(
-            adapter_for,
-            retry_policy=retry_policy or DEFAULT_RETRY_POLICY,
-            breaker=breaker,
-        ),
-        pepper=key_pepper(settings),
-    )
+    Built through the production wiring so that the figures follow the library as it changes.
+    """
+    from modelyard.settings import get_settings
+    from modelyard.wiring import build_gateway as production_gateway
+
+    gateway = production_gateway(get_settings())
+    gateway.publisher = publisher
+    if breaker is not None:
+        gateway.executor.breaker = breaker
+    if retry_policy is not None:
+        gateway.executor.retry_policy = retry_policy
+    return gateway
 
 
 def real_publisher() -> Any:
@@ -269,27 +259,72 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
     d, c, a, f, p = (stats[k] for k in ("direct", "core", "nopub", "full", "publish"))
     added = a.p50_ms - d.p50_ms
     rows = [
-        Row("in-process", "latency p50: gateway app (no publish) vs direct upstream",
-            a.p50_ms, "ms", d.p50_ms, "direct to simulator",
-            f"added {fmt(added)} ms; n={a.n} each, errors={a.errors}"),
-        Row("in-process", "latency p99: gateway app (no publish) vs direct upstream",
-            a.p99_ms, "ms", d.p99_ms, "direct to simulator",
-            f"added {fmt(a.p99_ms - d.p99_ms)} ms"),
-        Row("in-process", "req/s one at a time: gateway app (no publish) vs direct",
-            1000 / a.mean_ms, "req/s", 1000 / d.mean_ms, "direct to simulator",
-            "1 / mean latency, sequential", higher_is_better=True),
-        Row("in-process", "gateway added latency p50 (auth, route, price, response; no publish)",
-            added, "ms", d.p50_ms, "direct upstream p50",
-            "app p50 minus direct p50, same run", target="<= 1 ms", met=added <= 1.0),
-        Row("in-process", "gateway core added p50 (Gateway.chat without FastAPI)",
-            c.p50_ms - d.p50_ms, "ms", added, "whole app added p50",
-            "the rest is FastAPI/Starlette routing, middleware, validation, response"),
-        Row("in-process", "gateway added latency p50 with the SQS publish",
-            f.p50_ms - d.p50_ms, "ms", added, "added p50 without publish",
-            f"p99 added {fmt(f.p99_ms - d.p99_ms)} ms; errors={f.errors}"),
-        Row("in-process", "usage publish alone p50 (SQS send_message on moto, via a thread)",
-            p.p50_ms, "ms", added, "gateway added p50 without publish",
-            f"p99 {fmt(p.p99_ms)} ms, n={p.n}; moto's server, not SQS: real SQS is slower"),
+        Row(
+            "in-process",
+            "latency p50: gateway app (no publish) vs direct upstream",
+            a.p50_ms,
+            "ms",
+            d.p50_ms,
+            "direct to simulator",
+            f"added {fmt(added)} ms; n={a.n} each, errors={a.errors}",
+        ),
+        Row(
+            "in-process",
+            "latency p99: gateway app (no publish) vs direct upstream",
+            a.p99_ms,
+            "ms",
+            d.p99_ms,
+            "direct to simulator",
+            f"added {fmt(a.p99_ms - d.p99_ms)} ms",
+        ),
+        Row(
+            "in-process",
+            "req/s one at a time: gateway app (no publish) vs direct",
+            1000 / a.mean_ms,
+            "req/s",
+            1000 / d.mean_ms,
+            "direct to simulator",
+            "1 / mean latency, sequential",
+            higher_is_better=True,
+        ),
+        Row(
+            "in-process",
+            "gateway added latency p50 (auth, route, price, response; no publish)",
+            added,
+            "ms",
+            d.p50_ms,
+            "direct upstream p50",
+            "app p50 minus direct p50, same run",
+            target="<= 1 ms",
+            met=added <= 1.0,
+        ),
+        Row(
+            "in-process",
+            "gateway core added p50 (Gateway.chat without FastAPI)",
+            c.p50_ms - d.p50_ms,
+            "ms",
+            added,
+            "whole app added p50",
+            "the rest is FastAPI/Starlette routing, middleware, validation, response",
+        ),
+        Row(
+            "in-process",
+            "gateway added latency p50 with the SQS publish",
+            f.p50_ms - d.p50_ms,
+            "ms",
+            added,
+            "added p50 without publish",
+            f"p99 added {fmt(f.p99_ms - d.p99_ms)} ms; errors={f.errors}",
+        ),
+        Row(
+            "in-process",
+            "usage publish alone p50 (SQS send_message on moto, via a thread)",
+            p.p50_ms,
+            "ms",
+            added,
+            "gateway added p50 without publish",
+            f"p99 {fmt(p.p99_ms)} ms, n={p.n}; moto on loopback, not real SQS",
+        ),
     ]
     return rows, stats
 
@@ -321,8 +356,15 @@ def _litellm_router(env: Env, stats: dict[str, Summary]) -> list[Row]:
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         (OUT / "litellm-router.log").write_text(done.stdout + done.stderr)
-        return [Row("in-process", "LiteLLM Router: failed", None, "",
-                    note=f"see bench/out/litellm-router.log (exit {done.returncode})")]
+        return [
+            Row(
+                "in-process",
+                "LiteLLM Router: failed",
+                None,
+                "",
+                note=f"see bench/out/litellm-router.log (exit {done.returncode})",
+            )
+        ]
     data = json.loads(lines[-1])
     ld = summarise(data["direct"], sum(data["direct"]))
     lr = summarise(data["router"], sum(data["router"]))
@@ -333,15 +375,35 @@ def _litellm_router(env: Env, stats: dict[str, Summary]) -> list[Row]:
     added = a.p50_ms - d.p50_ms
     ratio = added / lit_added if lit_added > 0 else float("nan")
     return [
-        Row("in-process", "LiteLLM Router latency p50 vs direct upstream (its own process)",
-            lr.p50_ms, "ms", ld.p50_ms, "direct to simulator",
-            ff"added {fmt(lit_added)} ms; {env.litellm_note}, n={lr.n}"),
-        Row("in-process", "gateway added p50 vs LiteLLM Router added p50",
-            added, "ms", lit_added, "LiteLLM Router added p50",
+        Row(
+            "in-process",
+            "LiteLLM Router latency p50 vs direct upstream (its own process)",
+            lr.p50_ms,
+            "ms",
+            ld.p50_ms,
+            "direct to simulator",
+            f"added {fmt(lit_added)} ms; {env.litellm_note}, n={lr.n}",
+        ),
+        Row(
+            "in-process",
+            "gateway added p50 vs LiteLLM Router added p50",
+            added,
+            "ms",
+            lit_added,
+            "LiteLLM Router added p50",
             "both: p50 minus the direct p50 measured in the same process",
-            target="ratio <= 0.20", met=ratio <= 0.2),
-        Row("in-process", "gateway added p99 vs LiteLLM Router added p99",
-            a.p99_ms - d.p99_ms, "ms", lit_added99, "LiteLLM Router added p99", ""),
+            target="ratio <= 0.20",
+            met=ratio <= 0.2,
+        ),
+        Row(
+            "in-process",
+            "gateway added p99 vs LiteLLM Router added p99",
+            a.p99_ms - d.p99_ms,
+            "ms",
+            lit_added99,
+            "LiteLLM Router added p99",
+            "",
+        ),
     ]
 
 
@@ -398,8 +460,13 @@ async def _resilience(env: Env) -> list[Row]:
     control = httpx.AsyncClient(timeout=10.0)
 
     async def faults(spec: str) -> None:
-        response = await control.post(f"{env.sim_url}/_sim/faults", json={"faults": spec})
-        response.raise_for_status()
+        # the simulator's run-time control (`/_sim/config`; `/_sim/faults` in older versions)
+        for path in ("/_sim/config", "/_sim/faults"):
+            response = await control.post(f"{env.sim_url}{path}", json={"faults": spec})
+            if response.status_code != 404:
+                response.raise_for_status()
+                return
+        raise RuntimeError("the simulator has no fault control endpoint")
 
     def app_with(**kwargs: Any) -> AsgiCaller:
         gateway = build_gateway(NullPublisher(), **kwargs)
@@ -446,23 +513,54 @@ async def _resilience(env: Env) -> list[Row]:
         return f"{s.n} ok, {s.errors} failed"
 
     return [
-        Row("resilience", "first candidate 500: p50 (retry once, then fallback)",
-            failover.p50_ms, "ms", clean.p50_ms, "no fault p50",
+        Row(
+            "resilience",
+            "first candidate 500: p50 (retry once, then fallback)",
+            failover.p50_ms,
+            "ms",
+            clean.p50_ms,
+            "no fault p50",
             f"added {fmt(failover.p50_ms - clean.p50_ms)} ms: 2 failed attempts + jittered "
-            f"retry wait U(0, 0.2 s); {ok_note(failover)}"),
-        Row("resilience", "first candidate 500: p99 (retry once, then fallback)",
-            failover.p99_ms, "ms", clean.p99_ms, "no fault p99", ok_note(failover)),
-        Row("resilience", "first candidate 500, no retry: p50 (the fallback itself)",
-            mechanics.p50_ms, "ms", clean.p50_ms, "no fault p50",
+            f"retry wait U(0, 0.2 s); {ok_note(failover)}",
+        ),
+        Row(
+            "resilience",
+            "first candidate 500: p99 (retry once, then fallback)",
+            failover.p99_ms,
+            "ms",
+            clean.p99_ms,
+            "no fault p99",
+            ok_note(failover),
+        ),
+        Row(
+            "resilience",
+            "first candidate 500, no retry: p50 (the fallback itself)",
+            mechanics.p50_ms,
+            "ms",
+            clean.p50_ms,
+            "no fault p50",
             f"added {fmt(mechanics.p50_ms - clean.p50_ms)} ms: one failed attempt; "
-            f"{ok_note(mechanics)}"),
-        Row("resilience", "first candidate's breaker open: p50 (skipped)",
-            skipped.p50_ms, "ms", clean_default.p50_ms, "no fault p50",
-            f"added {fmt(skipped.p50_ms - clean_default.p50_ms)} ms; {ok_note(skipped)}"),
-        Row("resilience", "20% injected 500s on every model: p99",
-            chaos.p99_ms, "ms", clean_default.p99_ms, "no fault p99",
+            f"{ok_note(mechanics)}",
+        ),
+        Row(
+            "resilience",
+            "first candidate's breaker open: p50 (skipped)",
+            skipped.p50_ms,
+            "ms",
+            clean_default.p50_ms,
+            "no fault p50",
+            f"added {fmt(skipped.p50_ms - clean_default.p50_ms)} ms; {ok_note(skipped)}",
+        ),
+        Row(
+            "resilience",
+            "20% injected 500s on every model: p99",
+            chaos.p99_ms,
+            "ms",
+            clean_default.p99_ms,
+            "no fault p99",
             f"p50 {fmt(chaos.p50_ms)} vs {fmt(clean_default.p50_ms)} ms; {ok_note(chaos)}; "
-            "default retry policy and breaker"),
+            "default retry policy and breaker",
+        ),
     ]
 
 

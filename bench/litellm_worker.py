@@ -48,7 +48,9 @@ async def main(api_base: str, n: int, seconds: float) -> dict[str, Any]:
     client = httpx.AsyncClient(timeout=30.0)
 
     async def direct() -> None:
-        response = await client.post(url, content=body, headers={"content-type": "application/json"})
+        response = await client.post(
+            url, content=body, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 200, response.text
 
     async def via_router() -> None:

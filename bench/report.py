@@ -8,8 +8,7 @@ from typing import Any
 
 from common import Row, fmt
 
-HEADER = ("group", "figure", "value", "unit", "baseline", "baseline is", "ratio", "target",
-          "note")
+HEADER = ("group", "figure", "value", "unit", "baseline", "baseline is", "ratio", "target", "note")
 
 
 def _cells(row: Row) -> tuple[str, ...]:
@@ -57,6 +56,8 @@ def markdown(rows: list[Row], context: dict[str, Any]) -> str:
         "```",
         "",
         f"- machine: {context['machine']}",
+        f"- code: {context.get('revision', 'unknown')}",
+        f"- load: {context.get('load', 'unknown')}",
         f"- run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{context['elapsed_s']:.0f} s in all{' (--quick)' if context.get('quick') else ''}",
         f"- LiteLLM: {context['litellm']} (in `bench/.venv-litellm`, not the project's venv)",
@@ -85,7 +86,8 @@ def markdown(rows: list[Row], context: dict[str, Any]) -> str:
         "server under test, so absolute req/s are a floor; compare ratios.",
         "- **memory**: VmHWM (peak RSS) from /proc of each server process after its load.",
         "- **streaming**: over HTTP through the gateway process vs straight to the simulator; "
-        "TTFT with a simulated 50 ms TTFT and 200 tokens/s; per-chunk cost from 200-token "
+        "TTFT (one stream at a time) with a simulated 50 ms TTFT and 200 tokens/s; the "
+        "stream tail is last token to end of stream; per-chunk cost from 200-token "
         "zero-latency streams.",
         "- **coldstart**: wall time of a fresh process, best of several.",
         "- **package**: `sam build` emulated with `pip install --target` from "

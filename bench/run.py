@@ -17,16 +17,20 @@ skipped with a note.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent
-                                                           / "functions")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parent.parent / "functions"),
+]
 
 from common import (  # noqa: E402
     BENCH,
@@ -41,8 +45,16 @@ from common import (  # noqa: E402
     wait_for_port,
 )
 
-SECTIONS = ("overhead", "profile", "http", "streaming", "coldstart", "package", "routing",
-            "resilience")
+SECTIONS = (
+    "overhead",
+    "profile",
+    "http",
+    "streaming",
+    "coldstart",
+    "package",
+    "routing",
+    "resilience",
+)
 ALIASES = {"memory": "http", "throughput": "http", "litellm": "overhead", "cold": "coldstart"}
 NEEDS_STACK = {"overhead", "profile", "http", "streaming", "coldstart", "resilience"}
 NEEDS_LITELLM = {"overhead", "http", "coldstart"}
@@ -53,23 +65,50 @@ class Stack:
 
     def __init__(self) -> None:
         self.sim_port = free_port()
-        self.sim = Proc("sim", [PROJECT_PYTHON, str(BENCH / "servers.py"), "sim", "--port",
-                                str(self.sim_port)])
+        self.sim = Proc(
+            "sim", [PROJECT_PYTHON, str(BENCH / "servers.py"), "sim", "--port", str(self.sim_port)]
+        )
         wait_for_port(self.sim_port, 30, self.sim.popen)
         self.sim_url = f"http://127.0.0.1:{self.sim_port}"
-        self.aws = Proc("stack", [PROJECT_PYTHON, str(BENCH / "servers.py"), "stack",
-                                  "--sim-url", self.sim_url], stdin=True, capture_stdout=True)
+        self.aws = Proc(
+            "stack",
+            [PROJECT_PYTHON, str(BENCH / "servers.py"), "stack", "--sim-url", self.sim_url],
+            stdin=True,
+            capture_stdout=True,
+        )
         self.info: dict[str, Any] = self.aws.read_json_line(timeout=90)
 
     def stop(self) -> None:
         if self.aws.popen.stdin is not None:
             self.aws.popen.stdin.close()
-        try:
+        with contextlib.suppress(Exception):
             self.aws.popen.wait(timeout=10)
-        except Exception:
-            pass
         self.aws.stop()
         self.sim.stop()
+
+
+def git_revision() -> str:
+    """The commit measured, and whether the library had uncommitted changes (read-only git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=BENCH.parent,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "functions"],
+            capture_output=True,
+            text=True,
+            cwd=BENCH.parent,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head or 'no commit'}{' + uncommitted changes in functions/' if dirty else ''}"
 
 
 def parse_sections(only: str | None) -> list[str]:
@@ -88,30 +127,51 @@ def routing_rows() -> list[Row]:
     try:
         module = importlib.import_module("bench_routing")
     except ImportError as exc:
-        return [Row("routing", "routing benchmark: not present", None, "",
-                    note=f"bench/bench_routing.py not importable ({exc})")]
+        return [
+            Row(
+                "routing",
+                "routing benchmark: not present",
+                None,
+                "",
+                note=f"bench/bench_routing.py not importable ({exc})",
+            )
+        ]
     rows = []
     for item in module.run():
-        rows.append(Row("routing", str(item.get("name")), item.get("value"),
-                        str(item.get("unit", "")), item.get("baseline"),
-                        str(item.get("baseline_name", "")), str(item.get("note", ""))))
+        rows.append(
+            Row(
+                "routing",
+                str(item.get("name")),
+                item.get("value"),
+                str(item.get("unit", "")),
+                item.get("baseline"),
+                str(item.get("baseline_name", "")),
+                str(item.get("note", "")),
+            )
+        )
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small N and short runs (smoke test)")
     parser.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
     parser.add_argument("--no-litellm", action="store_true", help="skip every LiteLLM row")
-    parser.add_argument("--write", action="store_true",
-                        help="write BENCHMARKS.md even for --quick or --only runs")
+    parser.add_argument(
+        "--write", action="store_true", help="write BENCHMARKS.md even for --quick or --only runs"
+    )
     args = parser.parse_args()
     sections = parse_sections(args.only)
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    command = "make bench" if not (args.quick or args.only) else " ".join(
-        [".venv/bin/python bench/run.py", *sys.argv[1:]])
+    load_before = os.getloadavg()[0]
+    command = (
+        "make bench"
+        if not (args.quick or args.only)
+        else " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
+    )
 
     litellm_python: str | None = None
     litellm_note = "skipped: --no-litellm"
@@ -138,8 +198,15 @@ def main() -> int:
                 trace = traceback.format_exc()
                 (OUT / f"{section}-error.log").write_text(trace)
                 log(f"section {section} failed: {exc!r} (bench/out/{section}-error.log)")
-                rows.append(Row(section, f"{section}: failed", None, "",
-                                note=f"{type(exc).__name__}: {exc}"[:200]))
+                rows.append(
+                    Row(
+                        section,
+                        f"{section}: failed",
+                        None,
+                        "",
+                        note=f"{type(exc).__name__}: {exc}"[:200],
+                    )
+                )
             log(f"section {section} took {time.monotonic() - t0:.0f} s")
     finally:
         if stack is not None:
@@ -150,16 +217,19 @@ def main() -> int:
     elapsed = time.monotonic() - started
     context = {
         "command": command,
+        "revision": git_revision(),
         "machine": machine_note(),
         "elapsed_s": elapsed,
         "litellm": litellm_note,
+        "load": f"1-min load average {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+        " (other work on the machine skews absolute numbers; ratios are measured together)",
         "quick": args.quick,
         "sections": sections,
     }
     print(report.table(rows))
     (OUT / "results.json").write_text(
-        json.dumps({"context": context, "rows": [r.as_dict() for r in rows]}, indent=2,
-                   default=str))
+        json.dumps({"context": context, "rows": [r.as_dict() for r in rows]}, indent=2, default=str)
+    )
     plot = report.plot(rows, OUT / "benchmarks.png")
     if plot:
         log(f"plot: {plot}")
@@ -188,8 +258,9 @@ def run_section(
     if section == "coldstart":
         import coldstart
 
-        return coldstart.run(quick, litellm_python, litellm_note,
-                             stack.info if stack is not None else None)
+        return coldstart.run(
+            quick, litellm_python, litellm_note, stack.info if stack is not None else None
+        )
     if section == "package":
         import package
 

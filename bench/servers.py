@@ -32,9 +32,7 @@ class BenchSimulator(Simulator):
 
     def __init__(self, models: list[SimModel], paced: dict[str, tuple[int, int]]) -> None:
         super().__init__(models, latency="realistic", seed=1234)
-        self.paced = {
-            name: (ttft / 1000, 1 / tps) for name, (ttft, tps) in paced.items()
-        }
+        self.paced = {name: (ttft / 1000, 1 / tps) for name, (ttft, tps) in paced.items()}
 
     def _delays(self, model: SimModel) -> tuple[float, float]:
         return self.paced.get(model.id, (0.0, 0.0))

@@ -21,6 +21,9 @@ from modelyard.settings import get_settings
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     saved = dict(os.environ)
+    # short upstream timeouts so that injected hangs cost the suite little time
+    os.environ["MODELYARD_ATTEMPT_TIMEOUT_SECONDS"] = "1"
+    os.environ["MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS"] = "1"
     local = LocalStack(sim_latency="zero", sim_faults="").start(poll=False)
     local.base_url = local.serve_gateway()  # type: ignore[attr-defined]
     try:
@@ -38,6 +41,7 @@ def sim(stack: LocalStack) -> Iterator[Any]:
     """The stack's simulator, reset to no faults and zero latency after each test."""
     yield stack.simulator
     stack.simulator.configure_now(faults="", latency="zero")
+    stack.app.state.gateway().executor.breaker.reset()
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
 """One upstream attempt of a durable job, as a Step Functions Task.
 
-Input: `{"model": "<model id>", "body": {<chat completion request>}}`. Output: the OpenAI-shaped
-completion with its usage and exact cost. A failure raises an error named by the taxonomy
-(`rate_limited`, `server_error`, ...), which is what the state machine's Retry `ErrorEquals`
-and Catch match on; the retry policy itself lives in the state machine.
+Input: `{"model": "<model id>", "body": {<chat completion request>}, "day": "YYYY-MM-DD"}`.
+Output: the model and provider that answered, the OpenAI-shaped completion, its usage in the
+UsageEvent's token fields, its latency and its exact cost (infra/statemachine/fallback.asl.json
+reads these names). A failure raises an error named by the taxonomy (`rate_limited`,
+`server_error`, ...), which is what the state machine's Retry `ErrorEquals` and Catch match
+on; the retry policy itself lives in the state machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import asdict
 from typing import Any
 
 from modelyard import aws
@@ -39,6 +43,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if model is None:
         raise ATTEMPT_ERRORS[ErrorKind.NOT_FOUND](f"unknown model {event.get('model')!r}")
     provider = catalog.provider_of(model)
+    started = time.monotonic()
     try:
         result = asyncio.run(adapter_for(provider.wire).chat(provider, model, event["body"]))
     except UpstreamError as exc:
@@ -49,6 +54,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "model": model.id,
         "provider": provider.id,
         "completion": result.body,
+        "usage": asdict(result.usage),
+        "latency_ms": round((time.monotonic() - started) * 1000),
         "cost_usd": None if cost is None else format_usd(cost),
         "price_version": price.version if price else None,
     }

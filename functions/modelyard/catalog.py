@@ -15,7 +15,7 @@ from modelyard.pricing.prices import Price
 class Provider:
     id: str
     name: str
-    wire: str  # adapter: "openai" | "anthropic"
+    wire: str  # adapter: "openai" | "anthropic" | "gemini" | "bedrock"
     base_url: str
     api_key_env: str
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from modelyard.routing import commands as routing_commands
+
 
 class CommandError(Exception):
     """A one-line error for the user; exits non-zero."""
@@ -176,25 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     proj.add_argument("--json", action="store_true")
     proj.set_defaults(func=cmd_cost_project)
 
-    try:
-        from modelyard.routing import commands as routing_commands
-    except ImportError:  # pragma: no cover - the classifier package is part of the build
-        routing_commands = None  # type: ignore[assignment]
-    if routing_commands is not None:
-        routing_commands.register(sub)
+    routing_commands.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except (CommandError, FileNotFoundError, ValueError) as exc:
         print(f"modelyard: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

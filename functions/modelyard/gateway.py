@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,8 +28,9 @@ from modelyard.errors import (
     NotFound,
     PermissionDenied,
 )
+from modelyard.jobs import JobService
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
-from modelyard.providers.base import StreamState
+from modelyard.providers.base import ChatResult, StreamState
 from modelyard.providers.errors import UpstreamError
 from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
 from modelyard.routing.planner import (
@@ -37,6 +38,7 @@ from modelyard.routing.planner import (
     RequestFeatures,
     RoutePlan,
     RouteRequest,
+    plan_embedding,
     plan_route,
 )
 from modelyard.store.config import ConfigRepository
@@ -88,8 +90,11 @@ class Gateway:
         pepper: str,
         usage: UsageRepository,
         health: HealthRepository,
+        jobs: JobService | None = None,
     ) -> None:
         self.config = config
+        #: asynchronous jobs (`Prefer: respond-async`); None where they are not wired
+        self.jobs = jobs
         self.usage = usage
         self.health = health
         self.publisher = publisher
@@ -180,8 +185,36 @@ class Gateway:
         plan, features = await self.plan(body, key, header_policy)
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
+        return await self._complete(
+            ctx, plan, self.executor.chat(plan.candidates, body, ctx.execution)
+        )
+
+    async def embeddings(
+        self, body: dict[str, Any], key: KeyRecord, request_id: str
+    ) -> ChatResponse:
+        """An OpenAI embeddings request, routed to an embedding model and accounted like chat."""
+        ctx = RequestContext(request_id, key)
+        catalog = await self.config.catalog_async()
+        plan = plan_embedding(
+            RouteRequest.from_body(body),
+            catalog,
+            allowed=key.allows,
+            healthy=self.executor.breaker.allows,
+            today=datetime.now(UTC).strftime("%Y-%m-%d"),
+        )
+        return await self._complete(
+            ctx, plan, self.executor.embed(plan.candidates, body, ctx.execution)
+        )
+
+    async def _complete(
+        self,
+        ctx: RequestContext,
+        plan: RoutePlan,
+        execution: Awaitable[tuple[Candidate, ChatResult]],
+    ) -> ChatResponse:
+        """A non-streaming answer: priced, published, with the `modelyard` facts attached."""
         try:
-            candidate, result = await self.executor.chat(plan.candidates, body, ctx.execution)
+            candidate, result = await execution
         except GatewayError:
             await self._publish_failure(ctx, plan)
             raise

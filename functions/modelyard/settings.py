@@ -23,6 +23,12 @@ class Settings:
     config_cache_seconds: float
     max_body_bytes: int
     stage: str
+    #: the whole request, retries and fallbacks included
+    deadline_seconds: float
+    #: one non-streaming upstream attempt
+    attempt_timeout_seconds: float
+    #: a streaming attempt until its first chunk
+    first_token_timeout_seconds: float
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -39,6 +45,9 @@ class Settings:
             config_cache_seconds=float(e.get("MODELYARD_CONFIG_CACHE_SECONDS", "60")),
             max_body_bytes=int(e.get("MODELYARD_MAX_BODY_BYTES", str(1024 * 1024))),
             stage=e.get("MODELYARD_STAGE", "local"),
+            deadline_seconds=float(e.get("MODELYARD_DEADLINE_SECONDS", "120")),
+            attempt_timeout_seconds=float(e.get("MODELYARD_ATTEMPT_TIMEOUT_SECONDS", "60")),
+            first_token_timeout_seconds=float(e.get("MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS", "20")),
         )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from modelyard import aws
 from modelyard.gateway import Gateway
+from modelyard.jobs import JobService
 from modelyard.providers.registry import adapter_for
-from modelyard.resilience.executor import FallbackExecutor
+from modelyard.resilience.executor import FallbackExecutor, Limits
 from modelyard.settings import Settings
 from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
@@ -31,8 +32,16 @@ def build_gateway(settings: Settings) -> Gateway:
             settings.config_table, dynamodb, cache_seconds=settings.config_cache_seconds
         ),
         publisher=UsagePublisher(settings.usage_queue_url, settings.usage_table, aws.client),
-        executor=FallbackExecutor(adapter_for),
+        executor=FallbackExecutor(
+            adapter_for,
+            limits=Limits(
+                deadline_seconds=settings.deadline_seconds,
+                attempt_seconds=settings.attempt_timeout_seconds,
+                first_token_seconds=settings.first_token_timeout_seconds,
+            ),
+        ),
         pepper=key_pepper(settings),
         usage=UsageRepository(settings.usage_table, dynamodb),
         health=HealthRepository(settings.usage_table, dynamodb),
+        jobs=JobService(settings.usage_table, settings.state_machine_arn, aws.client),
     )

@@ -116,6 +116,10 @@ def _translate() -> dict[str, Any]:
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::Serverless::Function" and "CodeUri" in props:
             props["CodeUri"] = code_uri
+        # `sam package` uploads a local DefinitionUri; inline the same file instead, so that
+        # moto's CloudFormation gets the real definition.
+        if resource.get("Type") == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
+            props["Definition"] = json.loads((ROOT / props.pop("DefinitionUri")).read_text())
     # The translator takes AWS::Region and AWS::Partition from boto3's default session.
     with offline_aws_env():
         return transform(sam, {}, _OfflinePolicyLoader())

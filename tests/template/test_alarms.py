@@ -34,6 +34,7 @@ ALARMS = (
     "ApiErrorRateAlarm",
     "UsageDeadLetterAlarm",
     "CostAggregatorErrorsAlarm",
+    "FallbackExecutionsFailedAlarm",
 )
 
 _SEARCH = re.compile(
@@ -102,6 +103,18 @@ def test_aggregator_errors_alarm(template: dict[str, Any]) -> None:
         {"Name": "FunctionName", "Value": {"Ref": "CostAggregatorFunction"}}
     ]
     assert alarm["Statistic"] == "Sum"
+
+
+def test_fallback_executions_failed_alarm(template: dict[str, Any]) -> None:
+    alarm = _alarm(template, "FallbackExecutionsFailedAlarm")
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["MetricName"] == "ExecutionsFailed"
+    assert alarm["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": "FallbackStateMachine"}}
+    ]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 @pytest.mark.parametrize("logical_id", ALARMS)

@@ -30,6 +30,7 @@ EXPECTED: dict[str, Grants] = {
         "UsageQueue": {"sqs:SendMessage"},
         "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
+        "FallbackStateMachine": {"states:StartExecution"},
     },
     "CostAggregatorFunction": {
         "UsageTable": {
@@ -47,9 +48,14 @@ EXPECTED: dict[str, Grants] = {
     },
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
-        "UsageQueue": {"sqs:SendMessage"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
     },
+}
+#: the durable path's state machine: invoke the attempt, record the job, publish its usage
+STATE_MACHINE_GRANTS: Grants = {
+    "ProviderAttemptFunction": {"lambda:InvokeFunction"},
+    "UsageTable": {"dynamodb:UpdateItem"},
+    "UsageQueue": {"sqs:SendMessage"},
 }
 SCOPED_SERVICES = ("dynamodb:", "sqs:", "secretsmanager:", "states:", "kms:")
 WRITE_ACTIONS = {
@@ -80,8 +86,9 @@ def _resource_ids(resource: Any) -> set[str]:
     return {"*"}
 
 
-def _role_id(function: dict[str, Any]) -> str:
-    role = function["Properties"]["Role"]
+def _role_id(resource: dict[str, Any]) -> str:
+    props = resource["Properties"]
+    role = props["Role"] if "Role" in props else props["RoleArn"]
     assert "Fn::GetAtt" in role, f"role must be created by the template, got {role}"
     return str(role["Fn::GetAtt"][0])
 
@@ -95,6 +102,7 @@ def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def grants(translated: dict[str, Any], function_id: str) -> Grants:
+    """What the role of a function (or a state machine) may do, by resource logical id."""
     resources = translated["Resources"]
     role = resources[_role_id(resources[function_id])]
     found: Grants = defaultdict(set)
@@ -173,3 +181,17 @@ def test_api_gateway_permission_is_scoped_to_this_api(translated: dict[str, Any]
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert permission["Action"] == "lambda:InvokeFunction"
     assert _resource_ids(permission["SourceArn"]) == {"Api"}
+
+
+def test_state_machine_grants_are_exactly_what_it_uses(translated: dict[str, Any]) -> None:
+    assert grants(translated, "FallbackStateMachine") == STATE_MACHINE_GRANTS
+    resources = translated["Resources"]
+    role = resources[_role_id(resources["FallbackStateMachine"])]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert _as_list(statement["Principal"]["Service"]) == ["states.amazonaws.com"]
+    assert not role["Properties"].get("ManagedPolicyArns")
+
+
+def test_only_the_router_starts_jobs(translated: dict[str, Any]) -> None:
+    starters = {f for f in EXPECTED if "FallbackStateMachine" in grants(translated, f)}
+    assert starters == {"RouterFunction"}

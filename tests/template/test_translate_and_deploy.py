@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from template_support import MOTO_CANNOT_DEPLOY, REGION, ROOT, STACK_NAME, Deployed
 
-from modelyard.local.tables import ttl_attribute
+from modelyard.local.tables import load_template, ttl_attribute
+from modelyard.resilience.statemachine import DEFINITION_PATH, placeholders
 from modelyard.settings import Settings
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
@@ -79,6 +80,7 @@ def test_outputs(deployed: Deployed) -> None:
     assert deployed.outputs["ConfigTableName"] == deployed.physical["ConfigTable"]
     assert deployed.outputs["UsageTableName"] == deployed.physical["UsageTable"]
     assert deployed.outputs["UsageQueueUrl"] == deployed.physical["UsageQueue"]
+    assert deployed.outputs["StateMachineArn"] == deployed.physical["FallbackStateMachine"]
     assert deployed.outputs["DashboardName"] == f"{STACK_NAME}-{REGION}"
 
 
@@ -178,6 +180,7 @@ def test_router_environment_points_at_the_deployed_resources(deployed: Deployed)
     assert env["MODELYARD_USAGE_QUEUE_URL"] == deployed.physical["UsageQueue"]
     assert env["MODELYARD_KEY_PEPPER_SECRET_ARN"] == deployed.secret_arns["KeyPepperSecret"]
     assert env["MODELYARD_PROVIDER_SECRET_ARN"] == deployed.secret_arns["ProviderSecret"]
+    assert env["MODELYARD_STATE_MACHINE_ARN"] == deployed.physical["FallbackStateMachine"]
     assert env["MODELYARD_STAGE"] == "prod"
     # Lambda Web Adapter: the app streams through uvicorn, readiness on the health route
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
@@ -246,6 +249,26 @@ def test_handlers_name_modules_that_exist(translated: dict[str, Any], logical_id
         module, _, _function = handler.rpartition(".")
     path = code / Path(*module.split("."))
     assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), handler
+
+
+# ------------------------------------------------------------------ durable path
+
+
+def test_state_machine_is_the_definition_file(
+    deployed: Deployed, translated: dict[str, Any]
+) -> None:
+    sfn = deployed.client("stepfunctions")
+    machine = sfn.describe_state_machine(stateMachineArn=deployed.physical["FallbackStateMachine"])
+    # moto's CloudFormation leaves ${...} in place (it ignores DefinitionSubstitutions)
+    assert json.loads(machine["definition"]) == json.loads(DEFINITION_PATH.read_text())
+    props = _props(translated, "FallbackStateMachine")
+    assert set(props["DefinitionSubstitutions"]) == placeholders(DEFINITION_PATH.read_text())
+    assert props["DefinitionSubstitutions"] == {
+        "ProviderAttemptFunctionArn": {"Fn::GetAtt": ["ProviderAttemptFunction", "Arn"]},
+        "UsageTableName": {"Ref": "UsageTable"},
+        "UsageQueueUrl": {"Ref": "UsageQueue"},
+    }
+    assert _props(load_template(), "FallbackStateMachine")["Type"] == "STANDARD"
 
 
 # ------------------------------------------------------------------ API

@@ -73,7 +73,8 @@ def test_vision_requires_an_image_capable_model():
             "modelyard": {"task": "chat"},
         }
     )
-    assert {c.model.id for c in result.candidates} <= {"gpt-4o", "kimi-k2.5", "claude-4-sonnet"}
+    assert all(c.model.capabilities.vision for c in result.candidates)
+    assert result.rejected["deepseek-v4-flash"] == "no image input"
 
 
 def test_policies_trade_quality_for_cost():

@@ -6,6 +6,7 @@ deployed (streaming), and under Mangum for API Gateway proxy events (buffered).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api import errors
+from modelyard.api.compat import router as compat_router
 from modelyard.api.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -26,8 +28,10 @@ from modelyard.api.schemas import (
     ModelList,
 )
 from modelyard.api.sse import EventStreamResponse
+from modelyard.auth.keys import KeyRecord
 from modelyard.errors import InvalidRequest, PayloadTooLarge
 from modelyard.gateway import Gateway, StreamResponse, new_request_id
+from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.settings import Settings, get_settings
 
 access_log = logging.getLogger("modelyard.access")
@@ -132,6 +136,7 @@ def create_app(
         return state["gateway"]
 
     app.state.gateway = current_gateway
+    app.include_router(compat_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -196,6 +201,10 @@ def create_app(
         except ValidationError as exc:
             message, param = errors.validation_message(exc)
             raise InvalidRequest(message, param=param) from None
+        if prefers_async(request.headers.get("prefer")):
+            return await start_job(
+                gw, body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
+            )
         outcome = await gw.chat(
             body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
         )
@@ -207,4 +216,31 @@ def create_app(
             headers=outcome.headers,
         )
 
+    @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)
+    async def get_job(job_id: str, request: Request) -> JSONResponse:
+        gw = current_gateway()
+        key = await gw.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
+        jobs = require_jobs(gw.jobs)
+        return JSONResponse(await asyncio.to_thread(jobs.get, job_id, key.tenant))
+
     return app
+
+
+async def start_job(
+    gw: Gateway,
+    body: dict[str, Any],
+    key: KeyRecord,
+    request_id: str,
+    header_policy: str | None,
+) -> JSONResponse:
+    """`Prefer: respond-async`: 202 and where to poll; the state machine does the attempts."""
+    jobs = require_jobs(gw.jobs)
+    plan, _features = await gw.plan(body, key, header_policy)
+    job_id = await asyncio.to_thread(jobs.start, plan, body, key, request_id)
+    return JSONResponse(
+        {"id": job_id, "object": JOB_OBJECT, "status": "running"},
+        status_code=202,
+        headers={"Location": f"/v1/jobs/{job_id}", "Preference-Applied": "respond-async"},
+    )

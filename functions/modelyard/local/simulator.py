@@ -1,11 +1,14 @@
 """SIMULATED upstream providers for local runs, tests and benchmarks. Not a real model.
 
-Speaks the providers' documented wire formats (OpenAI Chat Completions with
-`stream_options.include_usage`; Anthropic Messages with its SSE event types; tool calls, JSON
-mode, each provider's error bodies, Retry-After), non-streaming and streaming; paces itself by
+Speaks the providers' documented wire formats, non-streaming and streaming: OpenAI Chat
+Completions (with `stream_options.include_usage`) and embeddings; Anthropic Messages with its
+SSE event types; Google Gemini `generateContent` / `streamGenerateContent?alt=sse`; AWS Bedrock
+Converse / ConverseStream, the stream in AWS's binary event-stream framing that botocore
+parses. Tool calls, JSON mode, each provider's error bodies and retry hints. Paces itself by
 each model's time to first token and tokens per second, counts calls, and injects the faults
 of `MODELYARD_SIM_FAULTS`. Every reply says it is simulated (`system_fingerprint:
-"modelyard-simulated"`, header `x-modelyard-simulated: true`).
+"modelyard-simulated"` where the format has a place for it, header `x-modelyard-simulated:
+true` always).
 
 In-band control for tests: `[sim:tokens=N]` in the last user message sets the reply length.
 """
@@ -13,11 +16,15 @@ In-band control for tests: `[sim:tokens=N]` in the last user message sets the re
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import random
 import re
+import struct
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,10 +36,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from modelyard.local.faults import Fault, parse_faults, pick_fault
+from modelyard.providers.anthropic import error_type_for_status, openai_request
 
 FINGERPRINT = "modelyard-simulated"
 SIM_HEADERS = {"x-modelyard-simulated": "true"}
 DEFAULT_REPLY_TOKENS = 24
+EMBEDDING_DIMENSIONS = 1536
 _TOKENS_DIRECTIVE = re.compile(r"\[sim:tokens=(\d{1,5})\]")
 _WORDS = [
     "the",
@@ -191,13 +200,13 @@ class Simulator:
             headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
             return _anthropic_error(
                 fault.status,
-                _anthropic_error_type(fault.status),
+                error_type_for_status(fault.status),
                 f"simulated {fault.status} from {model.id}",
                 headers,
             )
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(3600)
-        reply = _Reply.build(_openai_view(body), model)
+        reply = _Reply.build(openai_request(body), model)
         ttft, per_token = self._delays(model)
         if body.get("stream"):
             events = self._anthropic_stream(reply, ttft, per_token, fault)
@@ -226,6 +235,186 @@ class Simulator:
             data = json.dumps(event, separators=(",", ":"))
             yield f"event: {event['type']}\ndata: {data}\n\n".encode()
 
+    # -- OpenAI embeddings ----------------------------------------------------------------------
+    async def openai_embeddings(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _openai_error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error"
+            )
+        model = self._model(str(body.get("model", "")))
+        if model is None:
+            return _openai_error(
+                404,
+                f"The model `{body.get('model')}` does not exist",
+                "invalid_request_error",
+                code="model_not_found",
+            )
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (
+            isinstance(inputs, list) and inputs and isinstance(inputs[0], int)
+        ):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            return _openai_error(400, "'input' is a required property", "invalid_request_error")
+        self.calls[model.id] += 1
+        fault = self._fault(model)
+        if fault is not None and fault.status is not None:
+            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
+            return _openai_error(
+                fault.status,
+                f"simulated {fault.status} from {model.id}",
+                _error_type(fault.status),
+                headers=headers,
+            )
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        await asyncio.sleep(self._delays(model)[0])
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        tokens = 0
+        for index, item in enumerate(inputs):
+            text = item if isinstance(item, str) else " ".join(map(str, item))
+            tokens += len(item) if isinstance(item, list) else _token_count(text)
+            vector = _embedding(text, dimensions)
+            embedding: Any = (
+                base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+                if as_base64
+                else vector
+            )
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": model.upstream,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            headers=SIM_HEADERS,
+        )
+
+    # -- Gemini wire format --------------------------------------------------------------------
+    async def gemini_generate(self, request: Request) -> Response:
+        name, _, method = request.path_params["target"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            return _gemini_error(404, f"Method {method!r} not found.")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _gemini_error(400, "Invalid JSON payload received.")
+        if not isinstance(body.get("contents"), list) or not body["contents"]:
+            return _gemini_error(
+                400, "* GenerateContentRequest.contents: contents is not specified"
+            )
+        model = self._model(name)
+        if model is None:
+            return _gemini_error(
+                404,
+                f"models/{name} is not found for API version v1beta, or is not supported for "
+                f"{method}. Call ListModels to see the list of available models and their "
+                "supported methods.",
+            )
+        self.calls[model.id] += 1
+        fault = self._fault(model)
+        if fault is not None and fault.status is not None:
+            return _gemini_error(
+                fault.status, f"simulated {fault.status} from {model.id}", self.retry_after
+            )
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        reply = _Reply.build(_gemini_view(body), model)
+        ttft, per_token = self._delays(model)
+        if method == "streamGenerateContent":
+            if request.query_params.get("alt") != "sse":  # without it: one JSON array, at the end
+                await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+                return JSONResponse(reply.gemini_chunks(), headers=SIM_HEADERS)
+            events = self._gemini_stream(reply, ttft, per_token, fault)
+            return StreamingResponse(events, media_type="text/event-stream", headers=SIM_HEADERS)
+        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+        if fault is not None and fault.kind == "malformed":
+            return Response(b'{"candidates": [{"content": {', media_type="application/json")
+        if fault is not None and fault.kind in ("reset", "midstream"):
+            return _CutResponse(reply.gemini_response())
+        return JSONResponse(reply.gemini_response(), headers=SIM_HEADERS)
+
+    async def _gemini_stream(
+        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
+    ) -> AsyncIterator[bytes]:
+        if fault is not None and fault.kind == "reset":
+            raise SimulatedFailure("connection reset before the first byte")
+        await asyncio.sleep(ttft)
+        if fault is not None and fault.kind == "malformed":
+            yield b'data: {"candidates": [{"content": \r\n\r\n'
+            return
+        for i, chunk in enumerate(reply.gemini_chunks()):
+            if fault is not None and fault.kind == "midstream" and i == 3:
+                raise SimulatedFailure("connection dropped mid-stream")
+            if i > 0:
+                await asyncio.sleep(per_token)
+            yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n"
+
+    # -- Bedrock wire format -------------------------------------------------------------------
+    async def bedrock_converse(self, request: Request) -> Response:
+        stream = request.url.path.endswith("/converse-stream")
+        if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+            return _bedrock_error(
+                403, "Missing Authentication Token", "MissingAuthenticationTokenException"
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            return _bedrock_error(400, "Malformed input request, please reformat your input.")
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return _bedrock_error(400, "The messages field is required.")
+        model = self._model(request.path_params["model_id"])
+        if model is None:
+            return _bedrock_error(400, "The provided model identifier is invalid.")
+        self.calls[model.id] += 1
+        fault = self._fault(model)
+        if fault is not None and fault.status is not None:
+            return _bedrock_error(fault.status, f"simulated {fault.status} from {model.id}")
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        reply = _Reply.build(_converse_view(body), model)
+        ttft, per_token = self._delays(model)
+        headers = {**SIM_HEADERS, "x-amzn-requestid": str(uuid.uuid4())}
+        if stream:
+            events = self._bedrock_stream(reply, ttft, per_token, fault)
+            return StreamingResponse(
+                events, media_type="application/vnd.amazon.eventstream", headers=headers
+            )
+        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+        if fault is not None and fault.kind == "malformed":
+            return Response(b'{"output": {"message": ', media_type="application/json")
+        if fault is not None and fault.kind in ("reset", "midstream"):
+            return _CutResponse(reply.bedrock_converse())
+        return JSONResponse(reply.bedrock_converse(), headers=headers)
+
+    async def _bedrock_stream(
+        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
+    ) -> AsyncIterator[bytes]:
+        if fault is not None and fault.kind == "reset":
+            raise SimulatedFailure("connection reset before the first byte")
+        await asyncio.sleep(ttft)
+        for i, (event_type, payload) in enumerate(reply.bedrock_events()):
+            if fault is not None and fault.kind == "midstream" and i == 3:
+                raise SimulatedFailure("connection dropped mid-stream")
+            if event_type == "contentBlockDelta" and i > 1:
+                await asyncio.sleep(per_token)
+            message = event_stream_message(
+                {
+                    ":event-type": event_type,
+                    ":content-type": "application/json",
+                    ":message-type": "event",
+                },
+                json.dumps(payload, separators=(",", ":")).encode(),
+            )
+            if fault is not None and fault.kind == "malformed":
+                message = message[:-4] + b"\x00\x00\x00\x00"  # a wrong message CRC
+            yield message
+
     # -- control -------------------------------------------------------------------------------
     async def stats(self, _request: Request) -> Response:
         return JSONResponse({"simulated": True, "calls": dict(self.calls)})
@@ -253,6 +442,10 @@ class Simulator:
             routes=[
                 Route("/{provider}/v1/chat/completions", self.openai_chat, methods=["POST"]),
                 Route("/{provider}/v1/messages", self.anthropic_messages, methods=["POST"]),
+                Route("/{provider}/v1/embeddings", self.openai_embeddings, methods=["POST"]),
+                Route("/{provider}/v1beta/models/{target}", self.gemini_generate, methods=["POST"]),
+                Route("/model/{model_id}/converse", self.bedrock_converse, methods=["POST"]),
+                Route("/model/{model_id}/converse-stream", self.bedrock_converse, methods=["POST"]),
                 Route("/_sim/stats", self.stats, methods=["GET"]),
                 Route("/_sim/config", self.configure, methods=["POST"]),
             ]
@@ -493,6 +686,120 @@ class _Reply:
         events.append({"type": "message_stop"})
         return events
 
+    # -- Gemini ----------------------------------------------------------------------------------
+    def _gemini_usage(self, completion_tokens: int) -> dict[str, Any]:
+        return {
+            "promptTokenCount": self.prompt_tokens,
+            "candidatesTokenCount": completion_tokens,
+            "totalTokenCount": self.prompt_tokens + completion_tokens,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": self.prompt_tokens}],
+        }
+
+    def _gemini_calls(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "functionCall": {
+                    "name": call["function"]["name"],
+                    "args": json.loads(call["function"]["arguments"]),
+                }
+            }
+            for call in self.tool_calls
+        ]
+
+    def gemini_response(self) -> dict[str, Any]:
+        parts = [{"text": "".join(self.pieces)}] if self.pieces else []
+        return {
+            "candidates": [
+                {
+                    "content": {"parts": parts + self._gemini_calls(), "role": "model"},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": self._gemini_usage(self.completion_tokens),
+            "modelVersion": self.model,
+            "responseId": self.id.removeprefix("chatcmpl-sim"),
+        }
+
+    def gemini_chunks(self) -> list[dict[str, Any]]:
+        """Each event a partial response with the usage so far; the last has finishReason."""
+        parts = [[{"text": piece}] for piece in self.pieces]
+        if self.tool_calls:
+            parts.append(self._gemini_calls())
+        chunks = []
+        for i, chunk_parts in enumerate(parts or [[{"text": ""}]]):
+            candidate: dict[str, Any] = {
+                "content": {"parts": chunk_parts, "role": "model"},
+                "index": 0,
+            }
+            last = i == len(parts or [[]]) - 1
+            if last:
+                candidate["finishReason"] = "STOP"
+            done = self.completion_tokens if last else min(i + 1, self.completion_tokens)
+            chunks.append(
+                {
+                    "candidates": [candidate],
+                    "usageMetadata": self._gemini_usage(done),
+                    "modelVersion": self.model,
+                    "responseId": self.id.removeprefix("chatcmpl-sim"),
+                }
+            )
+        return chunks
+
+    # -- Bedrock ---------------------------------------------------------------------------------
+    def _bedrock_usage(self) -> dict[str, Any]:
+        return {
+            "inputTokens": self.prompt_tokens,
+            "outputTokens": self.completion_tokens,
+            "totalTokens": self.prompt_tokens + self.completion_tokens,
+            "cacheReadInputTokens": 0,
+            "cacheWriteInputTokens": 0,
+        }
+
+    def _bedrock_uses(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "toolUseId": "tooluse_" + call["id"].removeprefix("call_sim"),
+                "name": call["function"]["name"],
+                "input": json.loads(call["function"]["arguments"]),
+            }
+            for call in self.tool_calls
+        ]
+
+    def bedrock_converse(self) -> dict[str, Any]:
+        content: list[dict[str, Any]] = [{"text": "".join(self.pieces)}] if self.pieces else []
+        content += [{"toolUse": use} for use in self._bedrock_uses()]
+        return {
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": self.stop_reason,
+            "usage": self._bedrock_usage(),
+            "metrics": {"latencyMs": 1},
+        }
+
+    def bedrock_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """(event type, payload) pairs: text blocks have no start event, tool blocks do."""
+        events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+        index = 0
+        if self.pieces:
+            events += [
+                ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+                for piece in self.pieces
+            ]
+            events.append(("contentBlockStop", {"contentBlockIndex": 0}))
+            index = 1
+        for offset, use in enumerate(self._bedrock_uses()):
+            block = index + offset
+            start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
+            delta = {"toolUse": {"input": json.dumps(use["input"])}}
+            events += [
+                ("contentBlockStart", {"contentBlockIndex": block, "start": start}),
+                ("contentBlockDelta", {"contentBlockIndex": block, "delta": delta}),
+                ("contentBlockStop", {"contentBlockIndex": block}),
+            ]
+        events.append(("messageStop", {"stopReason": self.stop_reason}))
+        events.append(("metadata", {"usage": self._bedrock_usage(), "metrics": {"latencyMs": 1}}))
+        return events
+
 
 class _CutResponse(Response):
     """Sends headers and part of the body, then drops the connection."""
@@ -529,43 +836,6 @@ def _tool_call(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _openai_view(body: dict[str, Any]) -> dict[str, Any]:
-    """An Anthropic request seen as the OpenAI-shaped body `_Reply.build` reads."""
-    messages = []
-    for message in body.get("messages") or []:
-        content = message.get("content")
-        blocks = content if isinstance(content, list) else []
-        is_tool_result = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
-        messages.append(
-            {"role": "tool" if is_tool_result else message.get("role"), "content": content}
-        )
-    tools = [
-        {
-            "type": "function",
-            "function": {"name": t.get("name"), "parameters": t.get("input_schema")},
-        }
-        for t in body.get("tools") or []
-    ]
-    choice = (body.get("tool_choice") or {}).get("type")
-    return {
-        "messages": messages,
-        "tools": tools,
-        "tool_choice": "none" if choice == "none" else "auto",
-        "max_tokens": body.get("max_tokens"),
-    }
-
-
-def _anthropic_error_type(status: int) -> str:
-    return {
-        429: "rate_limit_error",
-        529: "overloaded_error",
-        401: "authentication_error",
-        403: "permission_error",
-        404: "not_found_error",
-        413: "request_too_large",
-    }.get(status, "api_error" if status >= 500 else "invalid_request_error")
-
-
 def _anthropic_error(
     status: int, type_: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -590,3 +860,138 @@ def _openai_error(
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
     return JSONResponse(body, status_code=status, headers={**SIM_HEADERS, **(headers or {})})
+
+
+def event_stream_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One `application/vnd.amazon.eventstream` message: prelude (total and headers length,
+    CRC32), string headers (type 7), payload, CRC32 of everything before it."""
+    encoded = b"".join(
+        struct.pack(">B", len(name))
+        + name.encode()
+        + b"\x07"
+        + struct.pack(">H", len(value.encode()))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    prelude = struct.pack(">II", 16 + len(encoded) + len(payload), len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _token_count(text: str) -> int:
+    return max(1, round(len(text.split()) * 4 / 3))
+
+
+def _embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for `text`: the same text always gets the same vector."""
+    rng = random.Random(hashlib.sha256(text.encode()).digest())
+    vector = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
+
+
+def _gemini_view(body: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini request seen as the OpenAI-shaped body `_Reply.build` reads."""
+    messages = []
+    for content in body.get("contents") or []:
+        parts = content.get("parts") or []
+        is_result = any("functionResponse" in p for p in parts)
+        role = "tool" if is_result else ("assistant" if content.get("role") == "model" else "user")
+        messages.append({"role": role, "content": " ".join(str(p.get("text", "")) for p in parts)})
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": d.get("name"),
+                "parameters": d.get("parametersJsonSchema") or d.get("parameters"),
+            },
+        }
+        for tool in body.get("tools") or []
+        for d in tool.get("functionDeclarations") or []
+    ]
+    config = body.get("generationConfig") or {}
+    mode = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode")
+    json_mode = config.get("responseMimeType") == "application/json"
+    return {
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": "none" if mode == "NONE" else "auto",
+        "max_tokens": config.get("maxOutputTokens"),
+        "response_format": {"type": "json_object"} if json_mode else None,
+    }
+
+
+def _converse_view(body: dict[str, Any]) -> dict[str, Any]:
+    """A Converse request seen as the OpenAI-shaped body `_Reply.build` reads."""
+    messages = []
+    for message in body.get("messages") or []:
+        blocks = message.get("content") or []
+        is_result = any("toolResult" in b for b in blocks)
+        text = " ".join(str(b.get("text", "")) for b in blocks)
+        messages.append({"role": "tool" if is_result else message.get("role"), "content": text})
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": (t.get("toolSpec") or {}).get("name"),
+                "parameters": ((t.get("toolSpec") or {}).get("inputSchema") or {}).get("json"),
+            },
+        }
+        for t in (body.get("toolConfig") or {}).get("tools") or []
+    ]
+    return {
+        "messages": messages,
+        "tools": tools,
+        "max_tokens": (body.get("inferenceConfig") or {}).get("maxTokens"),
+    }
+
+
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def _gemini_error(status: int, message: str, retry_after: str | None = None) -> JSONResponse:
+    """A `google.rpc.Status` body; a 429 carries its wait as a RetryInfo detail."""
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "status": _GEMINI_STATUS.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT"),
+    }
+    if status == 429 and retry_after:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after}s"}
+        ]
+    return JSONResponse({"error": error}, status_code=status, headers=SIM_HEADERS)
+
+
+_BEDROCK_CODES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def _bedrock_error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    """An AWS JSON error: the code in `x-amzn-ErrorType`, the message in the body."""
+    code = code or _BEDROCK_CODES.get(
+        status, "InternalServerException" if status >= 500 else "ValidationException"
+    )
+    headers = {
+        **SIM_HEADERS,
+        "x-amzn-errortype": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-requestid": str(uuid.uuid4()),
+    }
+    return JSONResponse({"message": message}, status_code=status, headers=headers)

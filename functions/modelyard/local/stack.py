@@ -1,6 +1,7 @@
 """The local stack behind `make run` and the end-to-end tests.
 
-An embedded AWS (moto server on loopback) with the template's tables and queues, seeded; the
+An embedded AWS (moto server on loopback) with the template's tables, queues and fallback state
+machine (run by moto's executor), seeded; the
 simulated upstreams on loopback for every provider without a real key; the usage poller
 standing in for Lambda's SQS trigger; and, on request, the gateway itself on uvicorn. Only
 endpoints differ from production: the app, the handlers and boto3 are the same.
@@ -86,6 +87,7 @@ class LocalStack:
         self._servers: list[ServerThread] = []
         self._environment()
         self._create_resources()
+        self._create_state_machine()
         if self.simulate:
             self._start_simulator()
         self._seed()
@@ -147,6 +149,30 @@ class LocalStack:
         os.environ["MODELYARD_USAGE_QUEUE_URL"] = self.queue_url
         get_settings.cache_clear()
 
+    def _create_state_machine(self) -> None:
+        """The durable fallback path (Prefer: respond-async), run by moto's executor."""
+        from modelyard import aws
+        from modelyard.local import durable
+        from modelyard.settings import get_settings
+
+        durable.enable_execution(self.endpoint)
+        self.attempt_function_arn = durable.create_attempt_function(
+            aws.client("lambda"), aws.client("iam")
+        )
+        self.state_machine_arn = durable.create_state_machine(
+            aws.client("stepfunctions"), aws.client("iam"), self.substitutions()
+        )
+        os.environ["MODELYARD_STATE_MACHINE_ARN"] = self.state_machine_arn
+        get_settings.cache_clear()
+
+    def substitutions(self) -> dict[str, str]:
+        """The state machine's DefinitionSubstitutions, as the template sets them."""
+        return {
+            "ProviderAttemptFunctionArn": self.attempt_function_arn,
+            "UsageTableName": USAGE_TABLE,
+            "UsageQueueUrl": self.queue_url,
+        }
+
     def _start_simulator(self) -> None:
         from modelyard.local.simulator import SimModel, Simulator
         from modelyard.store.seed import default_seed_dir
@@ -182,8 +208,13 @@ class LocalStack:
                 and item["sk"].startswith("PROVIDER#")
                 and not os.environ.get(item.get("api_key_env", ""))
             ):
-                suffix = "/v1" if item["wire"] == "openai" else ""  # as the real base URLs
-                item = {**item, "base_url": f"{self.sim_url}/{item['id']}{suffix}"}
+                # as the real base URLs: OpenAI's ends in /v1, Anthropic's and Gemini's at the
+                # host; Bedrock's is the runtime endpoint itself (its paths start at /model)
+                base_url = {"openai": f"{self.sim_url}/{item['id']}/v1", "bedrock": self.sim_url}
+                item = {
+                    **item,
+                    "base_url": base_url.get(item["wire"], f"{self.sim_url}/{item['id']}"),
+                }
                 self.simulated.append(item["id"])
             items.append(item)
         self.config = ConfigRepository(CONFIG_TABLE, aws.client("dynamodb"))
@@ -213,7 +244,8 @@ class LocalStack:
         from modelyard.api.app import create_app
 
         port = port or free_port()
-        self._servers.append(ServerThread(create_app(), port).start())
+        self.app = create_app()
+        self._servers.append(ServerThread(self.app, port).start())
         return f"http://127.0.0.1:{port}/v1"
 
     def stop(self) -> None:
@@ -221,4 +253,7 @@ class LocalStack:
             self.poller.stop()
         for server in reversed(getattr(self, "_servers", [])):
             server.stop()
+        from modelyard.local import durable, lambdas
+
+        lambdas.unregister(durable.ATTEMPT_FUNCTION)
         self._moto.stop()

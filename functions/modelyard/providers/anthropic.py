@@ -10,7 +10,6 @@ message or chunks; usage is normalised (Anthropic reports cache reads and writes
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,20 @@ import httpx
 
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
-from modelyard.providers.base import ChatResult, StreamState
+from modelyard.providers.base import (
+    ChatResult,
+    ChunkWriter,
+    StreamState,
+    choice,
+    completion,
+    data_url,
+    encode,
+    json_instruction,
+    max_tokens,
+    parse_arguments,
+    stop_sequences,
+    tool_call,
+)
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.http import http_client
@@ -45,6 +57,21 @@ ERROR_KINDS = {
     "request_too_large": ErrorKind.CONTEXT_LENGTH_EXCEEDED,
     "invalid_request_error": ErrorKind.BAD_REQUEST,
 }
+#: Anthropic's error type for an HTTP status (its errors page), for errors we answer ourselves
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def error_type_for_status(status: int) -> str:
+    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 def usage_from_anthropic(usage: dict[str, Any]) -> TokenUsage:
@@ -57,15 +84,6 @@ def usage_from_anthropic(usage: dict[str, Any]) -> TokenUsage:
         cached_tokens=read,
         cache_write_tokens=written,
     )
-
-
-def openai_usage(usage: TokenUsage) -> dict[str, Any]:
-    return {
-        "prompt_tokens": usage.input_tokens,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-    }
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -84,12 +102,12 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
             blocks.append(block)
         elif kind == "image_url":
             url = (part.get("image_url") or {}).get("url", "")
-            if url.startswith("data:"):
-                header, _, data = url.partition(",")
-                media_type = header[5:].split(";")[0] or "image/png"
-                source = {"type": "base64", "media_type": media_type, "data": data}
-            else:
-                source = {"type": "url", "url": url}
+            inline = data_url(url)
+            source = (
+                {"type": "base64", "media_type": inline[0], "data": inline[1]}
+                if inline
+                else {"type": "url", "url": url}
+            )
             blocks.append({"type": "image", "source": source})
     return blocks
 
@@ -113,16 +131,12 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
             blocks = _blocks(content)
             for call in message.get("tool_calls") or []:
                 function = call.get("function") or {}
-                try:
-                    arguments = json.loads(function.get("arguments") or "{}")
-                except ValueError:
-                    arguments = {}
                 blocks.append(
                     {
                         "type": "tool_use",
                         "id": call.get("id"),
                         "name": function.get("name"),
-                        "input": arguments,
+                        "input": parse_arguments(function.get("arguments")),
                     }
                 )
             add("assistant", blocks)
@@ -141,22 +155,14 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         else:
             add("user", _blocks(content))
 
-    response_format = body.get("response_format") or {}
-    if response_format.get("type") == "json_object":
-        system.append("Respond with a single valid JSON object and nothing else.")
-    elif response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema", {})
-        system.append(
-            "Respond with a single JSON object that matches this JSON schema, "
-            f"and nothing else: {json.dumps(schema)}"
-        )
+    instruction = json_instruction(body.get("response_format"))
+    if instruction:
+        system.append(instruction)
 
     out: dict[str, Any] = {
         "model": model.upstream,
         "messages": messages,
-        "max_tokens": body.get("max_completion_tokens")
-        or body.get("max_tokens")
-        or min(DEFAULT_MAX_TOKENS, model.max_output_tokens),
+        "max_tokens": max_tokens(body, model, DEFAULT_MAX_TOKENS),
     }
     if system:
         out["system"] = "\n\n".join(system)
@@ -164,9 +170,9 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         out["temperature"] = min(float(body["temperature"]), 1.0)  # Anthropic's range is 0..1
     if body.get("top_p") is not None:
         out["top_p"] = body["top_p"]
-    stop = body.get("stop")
+    stop = stop_sequences(body)
     if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        out["stop_sequences"] = stop
     if body.get("user"):
         out["metadata"] = {"user_id": body["user"]}
     tools = body.get("tools")
@@ -211,40 +217,12 @@ def to_openai(data: dict[str, Any]) -> ChatResult:
         if block.get("type") == "text":
             texts.append(block.get("text", ""))
         elif block.get("type") == "tool_use":
-            tool_calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": json.dumps(block.get("input") or {}),
-                    },
-                }
-            )
+            tool_calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
+    finish = FINISH_REASONS.get(str(data.get("stop_reason")), "stop")
     usage = usage_from_anthropic(data.get("usage") or {})
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": "".join(texts) if texts else None,
-        "refusal": None,
-    }
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    body = {
-        "id": data.get("id"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": data.get("model"),
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": FINISH_REASONS.get(str(data.get("stop_reason")), "stop"),
-            }
-        ],
-        "usage": openai_usage(usage),
-    }
-    return ChatResult(body=body, usage=usage)
+    return completion(
+        data.get("id", ""), data.get("model", ""), [choice(0, texts, tool_calls, finish)], usage
+    )
 
 
 def anthropic_error(status: int, content: bytes, headers: httpx.Headers) -> UpstreamError:
@@ -316,7 +294,7 @@ class AnthropicAdapter:
                     ) from exc
                 for chunk in translator.feed(event):
                     state.chunks += 1
-                    yield json.dumps(chunk, separators=(",", ":")).encode()
+                    yield encode(chunk)
                 if translator.done:
                     return
         except httpx.HTTPError as exc:
@@ -330,81 +308,43 @@ class _StreamTranslator:
 
     def __init__(self, state: StreamState) -> None:
         self.state = state
-        self.id = ""
-        self.model = ""
-        self.created = int(time.time())
+        self.out = ChunkWriter()
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}
         self.done = False
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}
-            self.id = message.get("id", "")
-            self.model = message.get("model", "")
+            self.out.id = message.get("id", "")
+            self.out.model = message.get("model", "")
             self.usage.update(message.get("usage") or {})
-            return [self._chunk({"role": "assistant", "content": ""})]
+            return [self.out.chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
             if block.get("type") == "tool_use":
                 index = self.tool_index.setdefault(event.get("index", 0), len(self.tool_index))
-                return [
-                    self._chunk(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": index,
-                                    "id": block.get("id"),
-                                    "type": "function",
-                                    "function": {"name": block.get("name"), "arguments": ""},
-                                }
-                            ]
-                        }
-                    )
-                ]
+                return [self.out.tool_call(index, block.get("id"), block.get("name"))]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
-                return [self._chunk({"content": delta.get("text", "")})]
+                return [self.out.chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "input_json_delta":
                 index = self.tool_index.get(event.get("index", 0), 0)
-                return [
-                    self._chunk(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": index,
-                                    "function": {"arguments": delta.get("partial_json", "")},
-                                }
-                            ]
-                        }
-                    )
-                ]
+                return [self.out.tool_call(index, arguments=delta.get("partial_json", ""))]
             return []
         if kind == "message_delta":
             self.usage.update(event.get("usage") or {})
             reason = (event.get("delta") or {}).get("stop_reason")
             finish = FINISH_REASONS.get(str(reason), "stop")
             self.state.finish_reason = finish
-            return [self._chunk({}, finish)]
+            return [self.out.chunk({}, finish)]
         if kind == "message_stop":
             usage = usage_from_anthropic(self.usage)
             self.state.usage = usage
-            final = self._chunk({})
-            final["choices"] = []
-            final["usage"] = openai_usage(usage)
-            self.state.usage_chunk = final
+            self.state.usage_chunk = self.out.usage_chunk(usage)
             self.done = True
             return []
         if kind == "error":
@@ -414,3 +354,244 @@ class _StreamTranslator:
                 f"anthropic stream error: {error.get('message', 'unknown')}",
             )
         return []  # ping and future event types
+
+
+# -- inbound: Anthropic's Messages API served through the OpenAI-shaped gateway ---------------
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def openai_request(body: dict[str, Any]) -> dict[str, Any]:
+    """A Messages API request as the OpenAI chat body the gateway routes (the inverse of
+    `to_anthropic`); streams always ask for usage, which `message_delta` must carry."""
+    messages: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system:
+        text = system if isinstance(system, str) else _texts(system)
+        messages.append({"role": "system", "content": text})
+    for message in body.get("messages") or []:
+        messages.extend(_openai_messages(message))
+    out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
+    for name in ("max_tokens", "temperature", "top_p", "stream"):
+        if body.get(name) is not None:
+            out[name] = body[name]
+    if body.get("stop_sequences"):
+        out["stop"] = list(body["stop_sequences"])
+    user = (body.get("metadata") or {}).get("user_id")
+    if user:
+        out["user"] = user
+    tools = [t for t in body.get("tools") or [] if "input_schema" in t]  # client tools only
+    if tools:
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "parameters": t["input_schema"],
+                },
+            }
+            for t in tools
+        ]
+    choice_ = body.get("tool_choice") or {}
+    kind = choice_.get("type")
+    if kind in ("auto", "any", "none"):
+        out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind]
+    elif kind == "tool":
+        out["tool_choice"] = {"type": "function", "function": {"name": choice_.get("name")}}
+    if choice_.get("disable_parallel_tool_use"):
+        out["parallel_tool_calls"] = False
+    if body.get("stream"):
+        out["stream_options"] = {"include_usage": True}
+    if isinstance(body.get("modelyard"), dict):
+        out["modelyard"] = body["modelyard"]
+    return out
+
+
+def _texts(blocks: Any) -> str:
+    return "\n\n".join(
+        str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+    )
+
+
+def _openai_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One Messages turn as OpenAI messages: tool results become `tool` messages of their own."""
+    role = message.get("role")
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for block in content or []:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "image":
+            source = block.get("source") or {}
+            url = (
+                f"data:{source.get('media_type')};base64,{source.get('data')}"
+                if source.get("type") == "base64"
+                else source.get("url", "")
+            )
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif kind == "tool_use":
+            calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
+        elif kind == "tool_result":
+            inner = block.get("content")
+            text = inner if isinstance(inner, str) else _texts(inner or [])
+            if block.get("is_error"):
+                text = f"Error: {text}"
+            results.append(
+                {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
+            )
+    out = list(results)
+    if role == "assistant":
+        text = "".join(p["text"] for p in parts if p["type"] == "text")
+        turn: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            turn["tool_calls"] = calls
+        out.append(turn)
+    elif parts:
+        out.append({"role": role, "content": parts})
+    return out
+
+
+def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """OpenAI usage as Anthropic's, whose `input_tokens` excludes cache reads."""
+    usage = usage or {}
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    return {
+        "input_tokens": max(int(usage.get("prompt_tokens") or 0) - cached, 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+    }
+
+
+def message_from_openai(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """An OpenAI chat completion as an Anthropic `message` (the inverse of `to_openai`)."""
+    first = (body.get("choices") or [{}])[0]
+    message = first.get("message") or {}
+    blocks: list[dict[str, Any]] = []
+    if message.get("content"):
+        blocks.append({"type": "text", "text": message["content"]})
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": parse_arguments(function.get("arguments")),
+            }
+        )
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": blocks,
+        "stop_reason": STOP_REASONS.get(str(first.get("finish_reason")), "end_turn"),
+        "stop_sequence": None,
+        "usage": anthropic_usage(body.get("usage")),
+    }
+
+
+class MessageEventWriter:
+    """OpenAI chunks in, Anthropic stream events out (the inverse of `_StreamTranslator`)."""
+
+    def __init__(self, message_id: str) -> None:
+        self.id = message_id
+        self.started = False
+        self.block = -1  # index of the open content block, -1 when none is open
+        self.block_kind: str | None = None
+        self.tool_blocks: dict[int, int] = {}  # OpenAI tool-call index -> block index
+        self.stop_reason = "end_turn"
+        self.usage: dict[str, Any] | None = None
+        self.output_chunks = 0
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if not self.started:
+            self.started = True
+            events += [self._message_start(chunk), {"type": "ping"}]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice_ in chunk.get("choices") or []:
+            if choice_.get("index", 0) != 0:
+                continue  # Messages has one answer per request
+            delta = choice_.get("delta") or {}
+            if delta.get("content"):
+                self.output_chunks += 1
+                if self.block_kind != "text":
+                    events += self._open({"type": "text", "text": ""}, "text")
+                events.append(self._delta({"type": "text_delta", "text": delta["content"]}))
+            for call in delta.get("tool_calls") or []:
+                position = call.get("index", 0)
+                function = call.get("function") or {}
+                if call.get("id"):
+                    block = {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": function.get("name"),
+                        "input": {},
+                    }
+                    events += self._open(block, "tool_use")
+                    self.tool_blocks[position] = self.block
+                if function.get("arguments"):
+                    events.append(
+                        self._delta(
+                            {"type": "input_json_delta", "partial_json": function["arguments"]},
+                            self.tool_blocks.get(position, self.block),
+                        )
+                    )
+            if choice_.get("finish_reason"):
+                self.stop_reason = STOP_REASONS.get(choice_["finish_reason"], "end_turn")
+                events += self._close()
+        return events
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The closing events, once the chunks (and the usage chunk) are all in."""
+        usage = anthropic_usage(self.usage) if self.usage else {"output_tokens": self.output_chunks}
+        return [
+            *self._close(),
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                "usage": usage,
+            },
+            {"type": "message_stop"},
+        ]
+
+    def _message_start(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        message = message_from_openai({"model": chunk.get("model")}, self.id)
+        message.update(content=[], stop_reason=None)
+        return {"type": "message_start", "message": message}
+
+    def _open(self, block: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+        events = self._close()
+        self.block += 1
+        self.block_kind = kind
+        return [
+            *events,
+            {"type": "content_block_start", "index": self.block, "content_block": block},
+        ]
+
+    def _close(self) -> list[dict[str, Any]]:
+        if self.block_kind is None:
+            return []
+        self.block_kind = None
+        return [{"type": "content_block_stop", "index": self.block}]
+
+    def _delta(self, delta: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+        return {
+            "type": "content_block_delta",
+            "index": self.block if index is None else index,
+            "delta": delta,
+        }

@@ -78,7 +78,14 @@ def kind_for_status(status: int, message: str = "") -> ErrorKind:
         return ErrorKind.AUTH_ERROR
     if status == 404:
         return ErrorKind.NOT_FOUND
-    if ("context" in text and ("length" in text or "window" in text)) or "too many tokens" in text:
+    if ("context" in text and ("length" in text or "window" in text)) or any(
+        phrase in text
+        for phrase in (
+            "too many tokens",
+            "maximum number of tokens",  # Gemini
+            "input is too long",  # Bedrock
+        )
+    ):
         return ErrorKind.CONTEXT_LENGTH_EXCEEDED
     if "content" in text and ("filter" in text or "policy" in text or "safety" in text):
         return ErrorKind.CONTENT_FILTERED

@@ -62,33 +62,16 @@ class OpenAICompatAdapter:
         else:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
-        headers = {"content-type": "application/json"}
-        key = provider_api_key(provider.api_key_env)
-        if key:
-            headers["authorization"] = f"Bearer {key}"
-        url = provider.base_url.rstrip("/") + "/chat/completions"
-        return http_client().build_request(
-            "POST", url, content=json.dumps(payload, separators=(",", ":")), headers=headers
-        )
+        return _post(provider, "/chat/completions", payload)
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        request = self._request(provider, model, body, stream=False)
-        try:
-            response = await http_client().send(request)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        if response.status_code >= 400:
-            raise http_error(response.status_code, response.content, response.headers)
-        try:
-            data = response.json()
-            usage = usage_from_openai(data.get("usage"))
-            if not isinstance(data.get("choices"), list) or usage is None:
-                raise ValueError("no choices or usage")
-        except (ValueError, AttributeError) as exc:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
-            ) from exc
-        return ChatResult(body=data, usage=usage)
+        return await _send(self._request(provider, model, body, stream=False), provider, "choices")
+
+    async def embed(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
+        """OpenAI's embeddings endpoint, the body passed through with the upstream model name."""
+        payload = {**body, "model": model.upstream}
+        payload.pop("modelyard", None)
+        return await _send(_post(provider, "/embeddings", payload), provider, "data")
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
@@ -134,6 +117,39 @@ class OpenAICompatAdapter:
             raise transport_error(exc) from exc
         finally:
             await response.aclose()
+
+
+def _post(provider: Provider, path: str, payload: dict[str, Any]) -> httpx.Request:
+    headers = {"content-type": "application/json"}
+    key = provider_api_key(provider.api_key_env)
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return http_client().build_request(
+        "POST",
+        provider.base_url.rstrip("/") + path,
+        content=json.dumps(payload, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatResult:
+    """A non-streaming call whose answer must hold the list `items` and usage."""
+    try:
+        response = await http_client().send(request)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
+    if response.status_code >= 400:
+        raise http_error(response.status_code, response.content, response.headers)
+    try:
+        data = response.json()
+        usage = usage_from_openai(data.get("usage"))
+        if not isinstance(data.get(items), list) or usage is None:
+            raise ValueError(f"no {items} or usage")
+    except (ValueError, AttributeError) as exc:
+        raise UpstreamError(
+            ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
+        ) from exc
+    return ChatResult(body=data, usage=usage)
 
 
 def _parse_chunk(data: str, provider: Provider) -> dict[str, Any]:

@@ -18,4 +18,12 @@ def adapter_for(wire: str) -> ProviderAdapter:
         from modelyard.providers.anthropic import AnthropicAdapter
 
         return AnthropicAdapter()
+    if wire == "gemini":
+        from modelyard.providers.gemini import GeminiAdapter
+
+        return GeminiAdapter()
+    if wire == "bedrock":
+        from modelyard.providers.bedrock import BedrockAdapter
+
+        return BedrockAdapter()
     raise UpstreamError(ErrorKind.NOT_FOUND, f"no adapter for wire format {wire!r}")

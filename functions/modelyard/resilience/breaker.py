@@ -49,6 +49,9 @@ class CircuitBreaker:
         if state is not None and state.opened_at is not None:
             state.trial_in_flight = True
 
+    def reset(self) -> None:
+        self._states.clear()
+
     def success(self, key: str) -> None:
         self._states.pop(key, None)
 

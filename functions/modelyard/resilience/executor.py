@@ -14,9 +14,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from modelyard.errors import DeadlineExceeded, UpstreamFailed
-from modelyard.providers.base import ChatResult, ProviderAdapter, StreamState
-from modelyard.providers.errors import ErrorKind, UpstreamError
+from modelyard.errors import DeadlineExceeded, InvalidRequest, UpstreamFailed
+from modelyard.providers.base import (
+    ChatResult,
+    EmbeddingAdapter,
+    ProviderAdapter,
+    StreamState,
+)
+from modelyard.providers.errors import FALL_BACK_ON, ErrorKind, UpstreamError
 from modelyard.resilience.breaker import CircuitBreaker
 from modelyard.resilience.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from modelyard.routing.planner import Candidate
@@ -89,6 +94,21 @@ class FallbackExecutor:
     async def chat(
         self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
     ) -> tuple[Candidate, ChatResult]:
+        return await self._complete(candidates, body, execution, lambda adapter: adapter.chat)
+
+    async def embed(
+        self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
+    ) -> tuple[Candidate, ChatResult]:
+        """An embeddings call, with the same retries and fallback as `chat`."""
+        return await self._complete(candidates, body, execution, _embed_of)
+
+    async def _complete(
+        self,
+        candidates: Sequence[Candidate],
+        body: dict[str, Any],
+        execution: Execution,
+        operation: Callable[[ProviderAdapter], Callable[..., Awaitable[ChatResult]]],
+    ) -> tuple[Candidate, ChatResult]:
         deadline = time.monotonic() + self.limits.deadline_seconds
 
         async def attempt(
@@ -96,7 +116,8 @@ class FallbackExecutor:
         ) -> tuple[Candidate, ChatResult]:
             timeout = min(self.limits.attempt_seconds, deadline - time.monotonic())
             async with asyncio.timeout(max(timeout, 0.001)):
-                return candidate, await adapter.chat(candidate.provider, candidate.model, body)
+                call = operation(adapter)
+                return candidate, await call(candidate.provider, candidate.model, body)
 
         return await self._walk(candidates, execution, deadline, attempt)
 
@@ -176,6 +197,13 @@ class FallbackExecutor:
                         ):
                             await asyncio.sleep(wait)
                             continue
+                    if error.kind not in FALL_BACK_ON:
+                        # the request itself was refused: another provider would refuse it too
+                        raise InvalidRequest(
+                            f"the upstream rejected the request: {error.message}",
+                            code="upstream_bad_request",
+                            extra={"attempts": [a.as_dict() for a in execution.attempts]},
+                        ) from None
                     break  # next candidate
                 self.breaker.success(key)
                 execution.attempts.append(
@@ -186,6 +214,12 @@ class FallbackExecutor:
             "every upstream attempt failed",
             extra={"attempts": [a.as_dict() for a in execution.attempts]},
         )
+
+
+def _embed_of(adapter: ProviderAdapter) -> Callable[..., Awaitable[ChatResult]]:
+    if not isinstance(adapter, EmbeddingAdapter):
+        raise UpstreamError(ErrorKind.BAD_REQUEST, "this provider's API has no embeddings")
+    return adapter.embed
 
 
 def _ms_since(started: float) -> int:

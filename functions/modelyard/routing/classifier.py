@@ -376,7 +376,8 @@ _CODE_TOKEN_RE = re.compile(
     r"|\b\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b"
 )
 _MATH_RE = re.compile(
-    r"\d[a-z]\b(?!-)|\b[a-z]\s*\^|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d|[a-z0-9)]\s*=\s*-?[\d(a-z]"
+    r"\d[a-z]\b(?!-)|\b[a-z]\s*\^|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d"  # noqa: RUF001
+    r"|[a-z0-9)]\s*=\s*-?[\d(a-z]"
     r"|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b|[∫∑√π≤≥≠∞θ²³≡]|\b(?:sin|cos|tan|log\d*|ln|exp)\s*\("
     r"|\bd[a-z]/d[a-z]\b|\bf\(x\)|\bsolve for [a-z]\b|\bderivative\b|\bintegra(?:l|te)\b"
     r"|\beigen\w*|\bprove\b|\bprobability\b|\bequations?\b"

@@ -39,6 +39,15 @@ class RequestFeatures:
     needs_json: bool
     needs_vision: bool
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "estimated_input_tokens": self.estimated_input_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "tools": self.needs_tools,
+            "json": self.needs_json,
+            "vision": self.needs_vision,
+        }
+
     @classmethod
     def from_chat(cls, body: dict[str, Any]) -> RequestFeatures:
         messages = body.get("messages") or []
@@ -103,9 +112,12 @@ class RoutePlan:
     reason: str
     signals: tuple[str, ...] = ()
     rejected: dict[str, str] = field(default_factory=dict)
+    #: the hard constraints the request imposed (see RequestFeatures.describe)
+    constraints: dict[str, Any] = field(default_factory=dict)
 
     def explain(self) -> dict[str, Any]:
         return {
+            "constraints": self.constraints,
             "task": self.task,
             "confidence": round(self.confidence, 3),
             "signals": list(self.signals),
@@ -225,7 +237,9 @@ def plan_route(
             if ranked[0].model.id == first
             else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}"
         )
-        return RoutePlan(task, confidence, policy, ranked, reason, signals, rejected)
+        return RoutePlan(
+            task, confidence, policy, ranked, reason, signals, rejected, features.describe()
+        )
 
     assert policy is not None
     pool = [m for m in catalog.models.values() if m.kind == "chat"]
@@ -261,7 +275,9 @@ def plan_route(
         f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
         f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
     )
-    return RoutePlan(task, confidence, policy, ranked, reason, signals, rejected)
+    return RoutePlan(
+        task, confidence, policy, ranked, reason, signals, rejected, features.describe()
+    )
 
 
 def _within_cost(
@@ -295,7 +311,14 @@ def _eligible(
     rejected: dict[str, str],
     today: str,
 ) -> list[Model]:
+    """The models that may serve the request, in the given order.
+
+    An open circuit is the one soft constraint: when it would leave nothing, the open models
+    stay, so the request fails fast in the executor (502, attempts skipped) rather than as a
+    client error.
+    """
     out = []
+    open_circuits = []
     needed = features.estimated_input_tokens + (features.max_output_tokens or 0)
     for model in models:
         caps = model.capabilities
@@ -317,11 +340,16 @@ def _eligible(
         elif catalog.price(model.id, today) is None:
             why = "no price"
         elif not healthy(model.id):
+            open_circuits.append(model)
             why = "circuit open"
         if why:
             rejected[model.id] = why
         else:
             out.append(model)
+    if not out and open_circuits:
+        for model in open_circuits:
+            del rejected[model.id]
+        return open_circuits
     return out
 
 
@@ -387,3 +415,44 @@ def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:
         param="model",
         code="no_eligible_model",
     )
+
+
+def plan_embedding(
+    route: RouteRequest,
+    catalog: Catalog,
+    *,
+    allowed: Callable[[str], bool] = lambda _model: True,
+    healthy: Callable[[str], bool] = lambda _model: True,
+    today: str = "9999-12-31",
+) -> RoutePlan:
+    """An embeddings request: the named embedding model, or for an `auto` name every allowed
+    embedding model, cheapest first. Vectors from different models are not comparable, so a
+    named model never falls back to another."""
+    requested = route.model.strip()
+    if requested.lower() in AUTO_MODELS:
+        pool = sorted(
+            (m for m in catalog.models.values() if m.kind == "embedding" and allowed(m.id)),
+            key=lambda m: p.input if (p := catalog.price(m.id, today)) else Decimal("Infinity"),
+        )
+        reason = "auto: the cheapest embedding model"
+    else:
+        model = _named_model(catalog, requested, allowed)
+        if model.kind != "embedding":
+            raise InvalidRequest(f"{model.id} is not an embedding model", param="model")
+        pool = [model]
+        reason = f"model {model.id} requested"
+    rejected: dict[str, str] = {}
+    candidates = []
+    for model in pool:
+        price = catalog.price(model.id, today)
+        if price is None:
+            rejected[model.id] = "no price"
+        elif not healthy(model.id):
+            rejected[model.id] = "circuit open"
+        else:
+            candidates.append(
+                Candidate(model, catalog.provider_of(model), price, 0.0, Decimal(0), 0.0, 0.0)
+            )
+    if not candidates:
+        raise _no_candidate(requested, rejected)
+    return RoutePlan("embedding", 1.0, None, candidates, reason, rejected=rejected)

@@ -1,0 +1,138 @@
+"""Cold start: wall time of a fresh process, best of several runs.
+
+- `python -c pass` (the interpreter alone), `import handlers.router` (PYTHONPATH=functions: the
+  router Lambda's module init, which builds the FastAPI app and creates no AWS client), and
+  `import litellm` in LiteLLM's venv (same base interpreter, its cost map kept local), each
+  with a warm bytecode cache (kept under bench/out/pycache* via PYTHONPYCACHEPREFIX, so nothing
+  is written next to the sources);
+- `import handlers.router` with no bytecode at all (every module compiled from source, as when
+  a package ships without .pyc files on a read-only file system such as Lambda's);
+- import plus the first request served (gateway built lazily: boto3 clients, catalog and key
+  from DynamoDB on moto, the upstream connection), when the stack is running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from common import BENCH, FUNCTIONS, OUT, PROJECT_PYTHON, Row, fmt, log
+
+
+def _wall(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, str]:
+    best = float("inf")
+    output = ""
+    full_env = {**os.environ, **env}
+    for name in [k for k, v in env.items() if v == ""]:
+        full_env.pop(name, None)  # "" means: unset in the child
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            argv, env=full_env, capture_output=True, text=True, timeout=120, cwd=BENCH.parent
+        )
+        elapsed = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr[-500:]}")
+        best = min(best, elapsed)
+        output = done.stdout
+    return best, output
+
+
+def _cached(prefix: str) -> dict[str, str]:
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(OUT / prefix)}
+
+
+def run(
+    quick: bool, litellm_python: str | None, litellm_note: str, info: dict[str, Any] | None
+) -> list[Row]:
+    runs = 3 if quick else 7
+    path_env = {"PYTHONPATH": str(FUNCTIONS), **_cached("pycache")}
+    log(f"coldstart: best of {runs} fresh processes each")
+    _wall([PROJECT_PYTHON, "-c", "import handlers.router"], path_env, 1)  # fills the cache
+    bare, _ = _wall([PROJECT_PYTHON, "-c", "pass"], _cached("pycache"), runs)
+    router, _ = _wall([PROJECT_PYTHON, "-c", "import handlers.router"], path_env, runs)
+    with tempfile.TemporaryDirectory(prefix="modelyard-nopyc-") as empty:
+        no_pyc_env = {
+            "PYTHONPATH": str(FUNCTIONS),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": empty,
+        }
+        no_pyc, _ = _wall(
+            [PROJECT_PYTHON, "-c", "import handlers.router"], no_pyc_env, max(2, runs // 2)
+        )
+    rows = [
+        Row(
+            "coldstart",
+            "cold init: fresh process importing handlers.router",
+            router,
+            "s",
+            bare,
+            "python -c pass",
+            f"import alone {fmt((router - bare) * 1000, 1)} ms; bytecode cached",
+            target="< 0.6 s",
+            met=router < 0.6,
+        ),
+    ]
+    if litellm_python is not None:
+        from litellm_env import ENV as LITELLM_ENV
+
+        lit_env = {**LITELLM_ENV, **_cached("pycache-litellm")}
+        _wall([litellm_python, "-c", "import litellm"], lit_env, 1)
+        lit, _ = _wall([litellm_python, "-c", "import litellm"], lit_env, runs)
+        rows.append(
+            Row(
+                "coldstart",
+                "cold init: handlers.router vs import litellm",
+                router,
+                "s",
+                lit,
+                "import litellm, fresh process",
+                f"litellm is {lit / router:.1f}x slower; both with bytecode cached; "
+                "LITELLM_LOCAL_MODEL_COST_MAP=True",
+                target="<= 1/6 (6x faster)",
+                met=router * 6 <= lit,
+            )
+        )
+    else:
+        rows.append(Row("coldstart", "import litellm: skipped", None, "", note=litellm_note))
+    rows.append(
+        Row(
+            "coldstart",
+            "cold init with no .pyc at all (compiled from source)",
+            no_pyc,
+            "s",
+            router,
+            "same, bytecode cached",
+            "what a package without .pyc files pays on a read-only file system",
+            target="< 0.6 s",
+            met=no_pyc < 0.6,
+        )
+    )
+    if info is not None:
+        env = {**info["env"], "PYTHONPATH": f"{FUNCTIONS}{os.pathsep}{BENCH}", **_cached("pycache")}
+        probe = [PROJECT_PYTHON, str(BENCH / "cold_probe.py"), str(info["api_key"])]
+        best_total = float("inf")
+        best: dict[str, Any] = {}
+        for _ in range(max(2, runs // 2)):
+            total, out = _wall(probe, env, 1)
+            data = json.loads(out.strip().splitlines()[-1])
+            if data["status"] == 200 and total < best_total:
+                best_total, best = total, data
+        if best:
+            rows.append(
+                Row(
+                    "coldstart",
+                    "cold process: import + first request served",
+                    best_total,
+                    "s",
+                    router,
+                    "import handlers.router",
+                    f"first request {fmt(best['first_request_s'] * 1000, 1)} ms: boto3 "
+                    "clients, catalog + key from DynamoDB (moto), upstream connect",
+                )
+            )
+    return rows

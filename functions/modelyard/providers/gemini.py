@@ -1,0 +1,395 @@
+"""Google Gemini's `generateContent` API (v1beta REST), translated to and from OpenAI's shapes.
+
+Request: system/developer messages become `systemInstruction`; turns become `contents` with the
+roles `user` and `model`; images become `inlineData` (data URLs) or `fileData` parts; tool
+calls and results become `functionCall` / `functionResponse` parts (a result names its
+function, found through the call id); tools, `tool_choice`, JSON mode and the sampling
+options go into `tools`, `toolConfig` and `generationConfig`. Schemas are sent as JSON Schema
+(`parametersJsonSchema`, `responseJsonSchema`): OpenAI clients write JSON Schema, which the
+older OpenAPI-subset fields reject (`additionalProperties`, type arrays).
+
+Response and stream (`streamGenerateContent?alt=sse`, each event a whole
+`GenerateContentResponse`): candidates become choices; a prompt blocked by safety filters
+(`promptFeedback.blockReason`) or an answer stopped by them becomes `content_filtered`;
+`usageMetadata` is normalised (thinking tokens are output tokens, billed as such).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from modelyard.catalog import Model, Provider
+from modelyard.pricing.prices import TokenUsage
+from modelyard.providers.base import (
+    ChatResult,
+    ChunkWriter,
+    StreamState,
+    choice,
+    completion,
+    data_url,
+    encode,
+    max_tokens,
+    parse_arguments,
+    stop_sequences,
+    tool_call,
+    tool_names,
+)
+from modelyard.providers.credentials import provider_api_key
+from modelyard.providers.errors import ErrorKind, UpstreamError
+from modelyard.providers.http import http_client
+from modelyard.providers.openai_compat import http_error, transport_error
+
+#: finish reasons that mean a safety or policy filter stopped the answer
+FILTERED = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
+)
+FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
+#: google.rpc status names that say more than the HTTP status does
+STATUS_KINDS = {
+    "RESOURCE_EXHAUSTED": ErrorKind.RATE_LIMITED,
+    "UNAVAILABLE": ErrorKind.OVERLOADED,
+    "DEADLINE_EXCEEDED": ErrorKind.TIMEOUT,
+    "INTERNAL": ErrorKind.SERVER_ERROR,
+    "UNAUTHENTICATED": ErrorKind.AUTH_ERROR,
+    "PERMISSION_DENIED": ErrorKind.AUTH_ERROR,
+    "NOT_FOUND": ErrorKind.NOT_FOUND,
+}
+_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def usage_from_gemini(usage: dict[str, Any] | None) -> TokenUsage:
+    """`promptTokenCount` already includes cached tokens; thoughts are counted apart from the
+    candidates, and tool-use prompts apart from the prompt."""
+    usage = usage or {}
+    thoughts = int(usage.get("thoughtsTokenCount") or 0)
+    return TokenUsage(
+        input_tokens=int(usage.get("promptTokenCount") or 0)
+        + int(usage.get("toolUsePromptTokenCount") or 0),
+        output_tokens=int(usage.get("candidatesTokenCount") or 0) + thoughts,
+        cached_tokens=int(usage.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=thoughts,
+    )
+
+
+# -- request ---------------------------------------------------------------------------------
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if part.get("type") == "text":
+            parts.append({"text": part.get("text", "")})
+        elif part.get("type") == "image_url":
+            url = (part.get("image_url") or {}).get("url", "")
+            inline = data_url(url)
+            if inline:
+                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
+            else:
+                mime = mimetypes.guess_type(url)[0] or "image/jpeg"
+                parts.append({"fileData": {"mimeType": mime, "fileUri": url}})
+    return parts
+
+
+def _function_response(content: Any) -> dict[str, Any]:
+    """A tool result as the object `functionResponse.response` must be (`output` by convention)."""
+    text = content if isinstance(content, str) else json.dumps(content)
+    try:
+        return {"output": json.loads(text)}
+    except ValueError:
+        return {"output": text}
+
+
+def to_gemini(body: dict[str, Any], model: Model) -> dict[str, Any]:
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    messages = body.get("messages") or []
+    names = tool_names(messages)
+
+    def add(role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)  # parallel results answer in one turn
+        else:
+            contents.append({"role": role, "parts": parts})
+
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role in ("system", "developer"):
+            system.extend(p for p in _parts(content) if "text" in p)
+        elif role == "assistant":
+            parts = _parts(content)
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                parts.append(
+                    {
+                        "functionCall": {
+                            "name": function.get("name"),
+                            "args": parse_arguments(function.get("arguments")),
+                        }
+                    }
+                )
+            add("model", parts)
+        elif role in ("tool", "function"):
+            name = names.get(str(message.get("tool_call_id")), message.get("name") or "")
+            response = {"name": name, "response": _function_response(content)}
+            add("user", [{"functionResponse": response}])
+        else:
+            add("user", _parts(content))
+
+    out: dict[str, Any] = {"contents": contents}
+    if system:
+        out["systemInstruction"] = {"parts": system}
+    config = _generation_config(body, model)
+    if config:
+        out["generationConfig"] = config
+    tools = body.get("tools")
+    if tools:
+        declarations = []
+        for tool in tools:
+            function = tool.get("function") or {}
+            declaration = {"name": function["name"], "description": function.get("description", "")}
+            if function.get("parameters"):
+                declaration["parametersJsonSchema"] = function["parameters"]
+            declarations.append(declaration)
+        out["tools"] = [{"functionDeclarations": declarations}]
+        calling = _calling_config(body.get("tool_choice"))
+        if calling:
+            out["toolConfig"] = {"functionCallingConfig": calling}
+    return out
+
+
+def _generation_config(body: dict[str, Any], model: Model) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    limit = max_tokens(body, model)
+    if limit:
+        config["maxOutputTokens"] = limit
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("seed", "seed"),
+        ("n", "candidateCount"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
+        if body.get(ours) is not None:
+            config[theirs] = body[ours]
+    stop = stop_sequences(body)
+    if stop:
+        config["stopSequences"] = stop
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") in ("json_object", "json_schema"):
+        config["responseMimeType"] = "application/json"
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if schema:
+            config["responseJsonSchema"] = schema
+    return config
+
+
+def _calling_config(choice_: Any) -> dict[str, Any] | None:
+    if choice_ == "auto":
+        return {"mode": "AUTO"}
+    if choice_ == "required":
+        return {"mode": "ANY"}
+    if choice_ == "none":
+        return {"mode": "NONE"}
+    if isinstance(choice_, dict) and choice_.get("type") == "function":
+        return {"mode": "ANY", "allowedFunctionNames": [(choice_.get("function") or {})["name"]]}
+    return None
+
+
+# -- response --------------------------------------------------------------------------------
+def _check_blocked(data: dict[str, Any]) -> None:
+    reason = (data.get("promptFeedback") or {}).get("blockReason")
+    if reason:
+        raise UpstreamError(ErrorKind.CONTENT_FILTERED, f"gemini blocked the prompt ({reason})")
+    for candidate in data.get("candidates") or ():
+        if candidate.get("finishReason") in FILTERED:
+            raise UpstreamError(
+                ErrorKind.CONTENT_FILTERED,
+                f"gemini stopped the answer ({candidate['finishReason']})",
+            )
+
+
+def _candidate_output(candidate: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        if part.get("thought"):
+            continue  # thought summaries are not the answer
+        if "text" in part:
+            texts.append(part["text"])
+        elif "functionCall" in part:
+            call = part["functionCall"]
+            call_id = call.get("id") or "call_" + uuid.uuid4().hex[:24]
+            calls.append(tool_call(call_id, call.get("name", ""), call.get("args") or {}))
+    return texts, calls
+
+
+def _finish(reason: str | None, has_calls: bool) -> str:
+    if has_calls:
+        return "tool_calls"
+    return FINISH_REASONS.get(str(reason), "stop")
+
+
+def to_openai(data: dict[str, Any], model: Model) -> ChatResult:
+    _check_blocked(data)
+    choices = []
+    for i, candidate in enumerate(data.get("candidates") or ()):
+        texts, calls = _candidate_output(candidate)
+        finish = _finish(candidate.get("finishReason"), bool(calls))
+        choices.append(choice(candidate.get("index", i), texts, calls, finish))
+    if not choices:
+        raise ValueError("no candidates")
+    response_id = data.get("responseId") or uuid.uuid4().hex
+    return completion(
+        "chatcmpl-" + response_id,
+        data.get("modelVersion") or model.upstream,
+        choices,
+        usage_from_gemini(data.get("usageMetadata")),
+    )
+
+
+def gemini_error(status: int, content: bytes, headers: httpx.Headers) -> UpstreamError:
+    """The `google.rpc.Status` body: its status name refines the kind, and a `RetryInfo`
+    detail gives the wait (Gemini sends no Retry-After header)."""
+    error = http_error(status, content, headers)
+    try:
+        body = json.loads(content).get("error") or {}
+    except (ValueError, AttributeError):
+        return error
+    name = body.get("status")
+    details = body.get("details") or []
+    if name in STATUS_KINDS:
+        error.kind = STATUS_KINDS[name]
+    elif any(d.get("reason") == "API_KEY_INVALID" for d in details if isinstance(d, dict)):
+        error.kind = ErrorKind.AUTH_ERROR  # a bad key is a 400 INVALID_ARGUMENT
+    for detail in details:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
+            match = _DELAY.match(str(detail.get("retryDelay", "")))
+            if match and error.retry_after is None:
+                error.retry_after = float(match.group(1))
+    return error
+
+
+class GeminiAdapter:
+    def _request(
+        self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
+    ) -> httpx.Request:
+        headers = {"content-type": "application/json"}
+        key = provider_api_key(provider.api_key_env)
+        if key:
+            headers["x-goog-api-key"] = key
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return http_client().build_request(
+            "POST",
+            f"{provider.base_url.rstrip('/')}/v1beta/models/{model.upstream}:{method}",
+            content=json.dumps(to_gemini(body, model), separators=(",", ":")),
+            headers=headers,
+        )
+
+    async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
+        try:
+            response = await http_client().send(self._request(provider, model, body, False))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise gemini_error(response.status_code, response.content, response.headers)
+        try:
+            return to_openai(response.json(), model)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise UpstreamError(
+                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
+            ) from exc
+
+    async def stream(
+        self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
+    ) -> AsyncIterator[bytes]:
+        try:
+            response = await http_client().send(
+                self._request(provider, model, body, True), stream=True
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        translator = _StreamTranslator(state, model)
+        try:
+            if response.status_code >= 400:
+                raise gemini_error(response.status_code, await response.aread(), response.headers)
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                try:
+                    event = json.loads(line[5:])
+                except ValueError as exc:
+                    raise UpstreamError(
+                        ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
+                    ) from exc
+                for chunk in translator.feed(event):
+                    state.chunks += 1
+                    yield encode(chunk)
+            translator.close()
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            await response.aclose()
+
+
+class _StreamTranslator:
+    """Gemini stream events (each a partial `GenerateContentResponse`) in, OpenAI chunks out."""
+
+    def __init__(self, state: StreamState, model: Model) -> None:
+        self.state = state
+        self.model = model
+        self.out: ChunkWriter | None = None
+        self.calls = 0
+
+    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if "error" in event:
+            error = event.get("error") or {}
+            raise UpstreamError(
+                STATUS_KINDS.get(str(error.get("status")), ErrorKind.SERVER_ERROR),
+                f"gemini stream error: {error.get('message', 'unknown')}",
+            )
+        _check_blocked(event)
+        if event.get("usageMetadata"):
+            self.state.usage = usage_from_gemini(event["usageMetadata"])  # cumulative
+        chunks = []
+        if self.out is None:
+            response_id = event.get("responseId") or uuid.uuid4().hex
+            self.out = ChunkWriter(
+                "chatcmpl-" + response_id, event.get("modelVersion") or self.model.upstream
+            )
+            chunks.append(self.out.chunk({"role": "assistant", "content": ""}))
+        for i, candidate in enumerate(event.get("candidates") or ()):
+            index = candidate.get("index", i)
+            texts, calls = _candidate_output(candidate)
+            if texts:
+                chunks.append(self.out.chunk({"content": "".join(texts)}, index=index))
+            for call in calls:  # Gemini sends each call whole
+                function = call["function"]
+                chunks.append(
+                    self.out.tool_call(
+                        self.calls, call["id"], function["name"], function["arguments"], index
+                    )
+                )
+                self.calls += 1
+            if candidate.get("finishReason"):
+                finish = _finish(candidate["finishReason"], self.calls > 0)
+                self.state.finish_reason = finish
+                chunks.append(self.out.chunk({}, finish, index))
+        return chunks
+
+    def close(self) -> None:
+        """The stream ended: its last usage, if any came, becomes the usage chunk."""
+        if self.out is not None and self.state.usage is not None:
+            self.state.usage_chunk = self.out.usage_chunk(self.state.usage)

@@ -1,0 +1,218 @@
+"""The embedded task classifier: rules, model, conversations, weights file, eval targets."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from modelyard.routing import classifier
+from modelyard.routing.classifier import (
+    TASKS,
+    Classification,
+    classify_messages,
+    classify_text,
+)
+from modelyard.routing.evaluation import classification_report
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL_FILE = ROOT / "data" / "routing" / "eval" / "labelled.jsonl"
+ARENA_FILE = ROOT / "data" / "routing" / "eval" / "arena_hard_labelled.jsonl"
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def test_task_classes_are_the_contracts_nine() -> None:
+    assert TASKS == (
+        "coding", "math", "reasoning", "writing", "summarization", "translation",
+        "extraction", "knowledge", "chat",
+    )  # fmt: skip
+
+
+def test_code_fence_is_coding() -> None:
+    result = classify_text("```python\nprint(items[0])\n```\nwhy does this fail?")
+    assert result.task == "coding"
+    assert "rule:code_fence" in result.signals
+
+
+def test_stack_trace_is_coding() -> None:
+    trace = 'Traceback (most recent call last):\n  File "a.py", line 3, in <module>\nKeyError: 1'
+    result = classify_text(trace)
+    assert result.task == "coding"
+    assert "rule:stack_trace" in result.signals
+
+
+def test_translate_into_a_natural_language_is_translation() -> None:
+    result = classify_text("Translate into French: I love this city.")
+    assert result.task == "translation"
+    assert "rule:translate_to_language" in result.signals
+
+
+def test_translate_into_a_programming_language_is_coding() -> None:
+    result = classify_text("Translate this Python function into Rust: def f(x): return x * 2")
+    assert result.task == "coding"
+    assert "rule:code_conversion" in result.signals
+
+
+def test_tldr_is_summarization() -> None:
+    text = "TL;DR: The council met on Tuesday and approved the budget after a long debate."
+    assert classify_text(text).task == "summarization"
+
+
+def test_extract_as_json_is_extraction() -> None:
+    result = classify_text("Extract the names and dates as JSON: Ana met Bo on 3 May.")
+    assert result.task == "extraction"
+    assert "rule:extract" in result.signals
+
+
+def test_equation_is_math() -> None:
+    assert classify_text("Solve 2x^2 + 3x - 5 = 0").task == "math"
+
+
+def test_greeting_is_chat() -> None:
+    result = classify_text("hi!")
+    assert result.task == "chat"
+    assert result.confidence > 0.9
+
+
+def test_result_is_a_frozen_classification_with_a_probability() -> None:
+    result = classify_text("What causes the northern lights?")
+    assert isinstance(result, Classification)
+    assert result.task in TASKS
+    assert 0.0 < result.confidence <= 1.0
+    assert "model" in result.signals
+    with pytest.raises(AttributeError):
+        result.task = "chat"  # type: ignore[misc]
+
+
+def test_earlier_turns_decide_a_vague_follow_up() -> None:
+    follow_up = "and 'the museum is closed today'?"
+    alone = classify_text(follow_up)
+    conversation = [
+        {"role": "system", "content": "You translate between English and German."},
+        _user("Translate to German: where is the station?"),
+        {"role": "assistant", "content": "Wo ist der Bahnhof?"},
+        _user(follow_up),
+    ]
+    in_context = classify_messages(conversation)
+    assert alone.task != "translation"
+    assert in_context.task == "translation"
+    assert "context" in in_context.signals
+
+
+def test_code_in_an_earlier_turn_keeps_a_follow_up_on_coding() -> None:
+    conversation = [
+        _user("Write a Python function that parses ISO dates"),
+        {"role": "assistant", "content": "```python\ndef parse(s):\n    return s\n```"},
+        _user("now make it handle timezones too"),
+    ]
+    assert classify_messages(conversation).task == "coding"
+
+
+def test_the_last_user_turn_outweighs_the_context() -> None:
+    conversation = [
+        _user("Write a Python function that parses ISO dates"),
+        {"role": "assistant", "content": "```python\ndef parse(s):\n    return s\n```"},
+        _user("Thanks! Unrelated: translate 'good night' into Spanish."),
+    ]
+    assert classify_messages(conversation).task == "translation"
+
+
+def test_json_output_hints_extraction_without_overriding_code() -> None:
+    vague = [_user("Tell me about the products in this order: 2 lamps, 1 desk")]
+    hinted = classify_messages(vague, json_output=True)
+    assert hinted.task == "extraction"
+    assert "request:json_output" in hinted.signals
+    code = [_user("```js\nconst x = items.map(f);\n```\nwhat does this do?")]
+    assert classify_messages(code, json_output=True, has_tools=True).task == "coding"
+
+
+def test_tools_do_not_override_a_translation_request() -> None:
+    messages = [_user("Translate into French: good night")]
+    assert classify_messages(messages, has_tools=True).task == "translation"
+
+
+def test_image_parts_are_ignored_and_text_parts_read() -> None:
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            {"type": "text", "text": "Translate into Spanish: thank you very much"},
+        ],
+    }
+    assert classify_messages([message]).task == "translation"
+
+
+def test_no_text_gives_a_low_confidence_answer_marked_empty() -> None:
+    result = classify_messages([{"role": "user", "content": ""}])
+    assert result.task in TASKS
+    assert result.signals == ("empty",)
+    assert classify_messages([]) == result
+
+
+def test_very_long_input_is_truncated_and_fast() -> None:
+    text = "Please review this log. " + "error at line 7 in module x\n" * 20_000
+    started = time.perf_counter()
+    classify_text(text)
+    assert time.perf_counter() - started < 0.05
+
+
+def test_weights_file_is_small_and_matches_the_feature_version() -> None:
+    size = classifier.WEIGHTS_PATH.stat().st_size
+    assert size < 2_000_000
+    model = classifier._unpack(classifier.WEIGHTS_PATH.read_bytes())
+    assert model.classes == TASKS
+    assert all(len(row) == 1 << classifier.BUCKET_BITS for row in model.weights)
+
+
+def test_weights_of_another_feature_version_are_refused() -> None:
+    blob = bytearray(classifier.WEIGHTS_PATH.read_bytes())
+    blob[6] ^= 0xFF  # the feature-version field of the header
+    with pytest.raises(ValueError, match="retrain"):
+        classifier._unpack(bytes(blob))
+
+
+def test_cached_word_scores_equal_scoring_every_feature() -> None:
+    model = classifier._get_model()
+    text = "Write a Rust function that merges two sorted vectors, then explain it."
+    buckets = classifier.featurize(text)
+    norm = len(buckets) ** -0.5
+    expected = [
+        b + s * norm * sum(w[i] for i in buckets)
+        for w, s, b in zip(model.weights, model.scale, model.bias, strict=True)
+    ]
+    assert model.logits(text) == pytest.approx(expected)
+
+
+def _report(path: Path) -> dict:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return classification_report((r["task"], classify_text(r["prompt"]).task) for r in rows)
+
+
+def test_eval_set_has_forty_hand_written_prompts_per_class() -> None:
+    rows = [json.loads(line) for line in EVAL_FILE.read_text(encoding="utf-8").splitlines()]
+    counts = {task: sum(r["task"] == task for r in rows) for task in TASKS}
+    assert min(counts.values()) >= 40
+    assert {r["source"] for r in rows} == {"modelyard-handwritten-eval-v1"}
+
+
+def test_eval_set_meets_the_targets() -> None:
+    report = _report(EVAL_FILE)
+    recall = {task: row["recall"] for task, row in report["per_class"].items()}
+    # Issue 5's targets: macro-F1 >= 0.85, coding and math recall >= 0.90. Achieved with the
+    # shipped weights: macro-F1 0.944, coding 0.979, math 0.957; guard a little below that.
+    assert report["macro_f1"] >= 0.93
+    assert recall["coding"] >= 0.95
+    assert recall["math"] >= 0.95
+    assert min(recall.values()) >= 0.8  # reasoning is the weakest class (0.83)
+
+
+def test_arena_hard_prompts_labelled_blind_are_mostly_right() -> None:
+    report = _report(ARENA_FILE)
+    # Real user prompts (mostly coding), never trained on: accuracy 0.83, coding recall 0.84.
+    assert report["accuracy"] >= 0.8
+    assert report["per_class"]["coding"]["recall"] >= 0.8
