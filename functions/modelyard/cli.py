@@ -76,16 +76,21 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
 def cmd_keys_create(args: argparse.Namespace) -> None:
     from modelyard.auth.admin import create_key
+    from modelyard.auth.budgets import Budget
     from modelyard.settings import get_settings
     from modelyard.wiring import key_pepper
 
     models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip())
+    budget = None
+    if args.daily_budget is not None or args.monthly_budget is not None:
+        budget = Budget(args.daily_budget, args.monthly_budget, hard=not args.soft_budget)
     secret, record = create_key(
         _config_repository(),
         key_pepper(get_settings()),
         args.tenant,
         name=args.name or "",
         allowed_models=models,
+        budget=budget,
     )
     print(
         json.dumps(
@@ -157,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True)
     create.add_argument("--name")
     create.add_argument("--models", help="comma-separated model ids the key may use")
+    create.add_argument(
+        "--daily-budget", type=Decimal, help="USD a day (hard unless --soft-budget)"
+    )
+    create.add_argument("--monthly-budget", type=Decimal, help="USD a month")
+    create.add_argument("--soft-budget", action="store_true", help="warn instead of refusing")
     create.set_defaults(func=cmd_keys_create)
 
     route = sub.add_parser("route", help="routing decisions").add_subparsers(

@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
 from modelyard.errors import (
     AuthenticationFailed,
@@ -75,6 +76,7 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     execution: Execution = field(default_factory=Execution)
+    admission: Admission | None = None
 
     @property
     def day(self) -> str:
@@ -91,8 +93,11 @@ class Gateway:
         usage: UsageRepository,
         health: HealthRepository,
         jobs: JobService | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self.config = config
+        #: budget admission; None where no budget store is wired
+        self.budgets = budgets
         #: asynchronous jobs (`Prefer: respond-async`); None where they are not wired
         self.jobs = jobs
         self.usage = usage
@@ -183,6 +188,7 @@ class Gateway:
     ) -> ChatResponse | StreamResponse:
         ctx = RequestContext(request_id, key)
         plan, features = await self.plan(body, key, header_policy)
+        await self._admit(ctx, plan, features.estimated_input_tokens, features.max_output_tokens)
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
         return await self._complete(
@@ -222,7 +228,7 @@ class Gateway:
         meta = self._meta(ctx, plan, candidate, cost)
         response = result.body
         response["modelyard"] = meta
-        await self.publisher.publish(self._event(ctx, plan, candidate, "ok", result.usage, cost))
+        await self._account(ctx, self._event(ctx, plan, candidate, "ok", result.usage, cost))
         headers = self._headers(ctx, plan, candidate)
         headers["x-modelyard-cost-usd"] = meta["cost_usd"]
         return ChatResponse(response, headers)
@@ -276,7 +282,7 @@ class Gateway:
                 event = self._event(ctx, plan, start.candidate, status, usage, cost, ttft_ms)
                 event.usage_estimated = estimated
                 event.stream = True
-                await self.publisher.publish(event)
+                await self._account(ctx, event)
         if include_usage:
             final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
             final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
@@ -284,15 +290,40 @@ class Gateway:
         yield b"data: [DONE]\n\n"
 
     # -- accounting ----------------------------------------------------------------------------
+    async def _admit(
+        self, ctx: RequestContext, plan: RoutePlan, input_tokens: int, max_output: int | None
+    ) -> None:
+        """Reserve the request's worst-case cost in every budget of its key and tenant."""
+        if self.budgets is None:
+            return
+        scopes = [(f"KEY#{ctx.key.key_id}", ctx.key.budget)] if ctx.key.budget else []
+        tenant_budget = await self.config.tenant_budget_async(ctx.key.tenant)
+        if tenant_budget is not None:
+            scopes.append((f"TENANT#{ctx.key.tenant}", tenant_budget))
+        if not scopes:
+            return
+        estimate = worst_case_cost(plan.candidates, input_tokens, max_output)
+        ctx.admission = await asyncio.to_thread(
+            self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at
+        )
+
+    async def _account(self, ctx: RequestContext, event: UsageEvent) -> None:
+        """Publish the request's one usage event and settle its budget reservations."""
+        await self.publisher.publish(event)
+        if ctx.admission is not None and self.budgets is not None:
+            await asyncio.to_thread(self.budgets.settle, ctx.admission, event.cost_usd)
+
     async def _publish_failure(self, ctx: RequestContext, plan: RoutePlan) -> None:
         if not ctx.execution.reached_upstream:
+            if ctx.admission is not None and self.budgets is not None:
+                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
             return
         last = ctx.execution.attempts[-1] if ctx.execution.attempts else None
         candidate = next(
             (c for c in plan.candidates if last and c.model.id == last.model), plan.candidates[0]
         )
-        await self.publisher.publish(
-            self._event(ctx, plan, candidate, "failed", TokenUsage(), Decimal(0))
+        await self._account(
+            ctx, self._event(ctx, plan, candidate, "failed", TokenUsage(), Decimal(0))
         )
 
     def _event(
@@ -344,7 +375,7 @@ class Gateway:
     def _headers(
         self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate
     ) -> dict[str, str]:
-        return {
+        headers = {
             "x-modelyard-request-id": ctx.request_id,
             "x-modelyard-task": plan.task,
             "x-modelyard-model": candidate.model.id,
@@ -354,6 +385,27 @@ class Gateway:
             ),
             "x-modelyard-route-reason": _header_safe(plan.reason),
         }
+        if ctx.admission is not None and ctx.admission.warnings:
+            headers["x-modelyard-budget-warning"] = _header_safe("; ".join(ctx.admission.warnings))
+        return headers
+
+
+def worst_case_cost(
+    candidates: list[Candidate], input_tokens: int, max_output: int | None
+) -> Decimal | None:
+    """The most this request can cost on any candidate it may fall back to.
+
+    Input is the planner's estimate with half again as margin (the estimate counts characters;
+    some scripts take a token per character); output is the request's cap or the model's.
+    """
+    costs = [
+        cost_usd(
+            TokenUsage(input_tokens * 3 // 2 + 16, max_output or c.model.max_output_tokens),
+            c.price,
+        )
+        for c in candidates
+    ]
+    return max(costs) if costs else None
 
 
 def _stream_usage(state: StreamState, features: RequestFeatures) -> tuple[TokenUsage, bool]:

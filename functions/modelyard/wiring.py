@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from modelyard import aws
+from modelyard.auth.budgets import BudgetGuard
 from modelyard.gateway import Gateway
 from modelyard.jobs import JobService
 from modelyard.providers.registry import adapter_for
 from modelyard.resilience.executor import FallbackExecutor, Limits
 from modelyard.settings import Settings
+from modelyard.store.budgets import BudgetStore
 from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
 from modelyard.store.usage import UsageRepository
@@ -43,5 +45,6 @@ def build_gateway(settings: Settings) -> Gateway:
         pepper=key_pepper(settings),
         usage=UsageRepository(settings.usage_table, dynamodb),
         health=HealthRepository(settings.usage_table, dynamodb),
+        budgets=BudgetGuard(BudgetStore(settings.usage_table, dynamodb)),
         jobs=JobService(settings.usage_table, settings.state_machine_arn, aws.client),
     )

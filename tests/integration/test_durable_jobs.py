@@ -16,15 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.helpers import ledger_items
 
 from modelyard import aws
 from modelyard.auth.admin import create_key
 from modelyard.auth.keys import KeyRecord
-from modelyard.jobs import JobService
+from modelyard.jobs import AsyncNotConfigured, JobService, prefers_async
 from modelyard.local import durable
 from modelyard.local.stack import USAGE_TABLE, LocalStack
 from modelyard.resilience.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from tests.helpers import ledger_items
 
 #: the deployed policy's error names, with the shortest sleeps Step Functions allows
 FAST_POLICY = RetryPolicy(
@@ -69,7 +69,8 @@ def start(stack: LocalStack, jobs: JobService, key: KeyRecord) -> tuple[str, str
 
 def finished(jobs: JobService, job_id: str, timeout: float = 20) -> dict[str, Any]:
     sfn = aws.client("stepfunctions")
-    arn = f"{jobs.state_machine_arn.replace(':stateMachine:', ':execution:')}:{job_id}"  # type: ignore[union-attr]
+    assert jobs.state_machine_arn
+    arn = f"{jobs.state_machine_arn.replace(':stateMachine:', ':execution:')}:{job_id}"
     deadline = time.monotonic() + timeout
     while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"{job_id} still running"
@@ -197,3 +198,23 @@ def test_streaming_cannot_be_asynchronous(api: httpx.Client):
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "stream"
+
+
+def test_without_a_state_machine_jobs_are_a_clear_400(stack: LocalStack, key: KeyRecord):
+    plan, _ = asyncio.run(stack.app.state.gateway().plan(BODY, key))
+    with pytest.raises(AsyncNotConfigured, match="MODELYARD_STATE_MACHINE_ARN") as refused:
+        JobService(USAGE_TABLE, None, aws.client).start(plan, BODY, key, "req_x")
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("header", "wanted"),
+    [
+        ("respond-async", True),
+        ("wait=10, Respond-Async", True),
+        ("return=minimal", False),
+        (None, False),
+    ],
+)
+def test_prefer_header(header: str | None, wanted: bool):
+    assert prefers_async(header) is wanted

@@ -90,13 +90,20 @@ def isolated_moto() -> Iterator[str]:
     `mock_aws()` normally wipes every moto backend when it starts and again when it stops. In
     the same pytest session the end-to-end tests run moto's server in process (tests/conftest.py),
     sharing those backends; a fresh account and no reset keep the two apart without wiping the
-    local stack's tables. Use together with offline_aws_env().
+    local stack's tables. The switches the local stack turns on in moto's process-wide config
+    (state machine execution, Docker-less Lambda) are back at moto's defaults while it runs, so
+    resources CloudFormation creates are read from the same backends. Use together with
+    offline_aws_env().
     """
     from moto import mock_aws
 
     account = str(next(_accounts))
+    defaults: Any = {
+        "stepfunctions": {"execute_state_machine": False},
+        "lambda": {"use_docker": True},
+    }
     with mock.patch.dict(os.environ, {"MOTO_ACCOUNT_ID": account}):
-        mocked = mock_aws()
+        mocked = mock_aws(config=defaults)
         mocked.start(reset=False)
         try:
             yield account

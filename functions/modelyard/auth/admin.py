@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from modelyard.auth.budgets import Budget
 from modelyard.auth.keys import KeyRecord, hash_key, new_key_id, new_secret
 from modelyard.store.config import ConfigRepository
 
@@ -17,6 +18,7 @@ def create_key(
     allowed_models: tuple[str, ...] = (),
     admin: bool = False,
     secret: str | None = None,
+    budget: Budget | None = None,
 ) -> tuple[str, KeyRecord]:
     """Store a new key and return its secret (shown once) and record.
 
@@ -31,6 +33,7 @@ def create_key(
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         admin=admin,
         allowed_models=allowed_models,
+        budget=budget,
     )
     config.put_key(record)
     return secret, record

@@ -12,6 +12,8 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from modelyard.auth.budgets import Budget
+
 KEY_PREFIX = "sk-my-"
 
 
@@ -26,6 +28,7 @@ class KeyRecord:
     admin: bool = False
     #: model ids the key may use; empty means every model
     allowed_models: tuple[str, ...] = field(default_factory=tuple)
+    budget: Budget | None = None
 
     def allows(self, model_id: str) -> bool:
         return not self.allowed_models or model_id in self.allowed_models

@@ -231,8 +231,8 @@ def anthropic_error(status: int, content: bytes, headers: httpx.Headers) -> Upst
         kind = (json.loads(content).get("error") or {}).get("type")
     except (ValueError, AttributeError):
         kind = None
-    if kind in ERROR_KINDS and kind != "invalid_request_error":
-        error.kind = ERROR_KINDS[kind]  # invalid requests keep the message-based mapping
+    if kind in ERROR_KINDS and kind not in ("invalid_request_error", "api_error"):
+        error.kind = ERROR_KINDS[kind]  # the generic types keep the status and message mapping
     return error
 
 

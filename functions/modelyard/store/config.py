@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from modelyard.auth.budgets import Budget
 from modelyard.auth.keys import KeyRecord
 from modelyard.catalog import Capabilities, Catalog, Model, Provider, QualityScore
 from modelyard.pricing.prices import Price
@@ -32,6 +33,7 @@ class ConfigRepository:
         self.client = client
         self._catalog: TtlCache[Catalog] = TtlCache(cache_seconds)
         self._keys: TtlCache[KeyRecord] = TtlCache(cache_seconds, negative_ttl=5.0)
+        self._tenants: TtlCache[Budget] = TtlCache(cache_seconds, negative_ttl=cache_seconds)
 
     # -- catalog -------------------------------------------------------------------------------
     def catalog(self) -> Catalog:
@@ -58,6 +60,7 @@ class ConfigRepository:
     def refresh(self) -> None:
         self._catalog.invalidate()
         self._keys.invalidate()
+        self._tenants.invalidate()
 
     # -- keys ----------------------------------------------------------------------------------
     def key(self, key_hash: str) -> KeyRecord | None:
@@ -91,10 +94,36 @@ class ConfigRepository:
                     "revoked": record.revoked,
                     "admin": record.admin,
                     "allowed_models": list(record.allowed_models) or None,
+                    **(record.budget.as_item() if record.budget else {}),
                 }
             ),
         )
         self._keys.invalidate(record.key_hash)
+
+    # -- tenants -------------------------------------------------------------------------------
+    async def tenant_budget_async(self, tenant: str) -> Budget | None:
+        fresh, budget = self._tenants.peek(tenant)
+        if fresh:
+            return budget
+        return await asyncio.to_thread(self.tenant_budget, tenant)
+
+    def tenant_budget(self, tenant: str) -> Budget | None:
+        return self._tenants.get_or_load(tenant, lambda: self._load_tenant_budget(tenant))
+
+    def _load_tenant_budget(self, tenant: str) -> Budget | None:
+        response = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": "TENANT"}}
+        )
+        return Budget.from_item(from_item(response["Item"])) if "Item" in response else None
+
+    def put_tenant_budget(self, tenant: str, budget: Budget) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {"pk": f"TENANT#{tenant}", "sk": "TENANT", "tenant": tenant, **budget.as_item()}
+            ),
+        )
+        self._tenants.invalidate(tenant)
 
     # -- bulk ----------------------------------------------------------------------------------
     def put_items(self, items: Iterable[Mapping[str, Any]]) -> int:
@@ -131,6 +160,7 @@ def key_from_item(item: Mapping[str, Any]) -> KeyRecord:
         revoked=bool(item.get("revoked", False)),
         admin=bool(item.get("admin", False)),
         allowed_models=tuple(item.get("allowed_models") or ()),
+        budget=Budget.from_item(dict(item)),
     )
 
 

@@ -1,0 +1,90 @@
+"""Budgets enforced at admission: concurrent requests never push spend past a hard budget."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+from tests.helpers import ledger_items
+
+from modelyard import aws
+from modelyard.auth.admin import create_key
+from modelyard.auth.budgets import Budget, BudgetGuard
+from modelyard.local.stack import LocalStack
+from modelyard.settings import get_settings
+from modelyard.store.budgets import BudgetStore
+
+BODY = {
+    "model": "qwen3-32b",
+    "max_tokens": 20,
+    "messages": [{"role": "user", "content": "hello [sim:tokens=20]"}],
+}
+#: worst case of BODY on qwen3-32b ($0.10 in, $0.35 out per M): (~17 * 1.5 + 16) in, 20 out
+WORST_CASE = (Decimal(41) * Decimal("0.10") + Decimal(20) * Decimal("0.35")) / 10**6
+
+
+def key_with(stack: LocalStack, tenant: str, budget: Budget | None) -> str:
+    secret, _ = create_key(stack.config, stack.pepper, tenant, budget=budget)
+    return secret
+
+
+def post(stack: LocalStack, secret: str, body: dict = BODY) -> httpx.Response:
+    return httpx.post(
+        f"{stack.base_url}/chat/completions",  # type: ignore[attr-defined]
+        json=body,
+        headers={"authorization": f"Bearer {secret}"},
+        timeout=30,
+    )
+
+
+def test_parallel_requests_never_overshoot_a_hard_budget(stack: LocalStack, sim):
+    sim.configure_now(latency="realistic")  # requests overlap for ~0.8 s each
+    budget = WORST_CASE * 6
+    secret = key_with(stack, "budget-hard", Budget(daily_usd=budget))
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(lambda _: post(stack, secret), range(24)))
+    ok = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(ok) + len(refused) == 24
+    assert len(ok) >= 1 and refused
+    assert {r.json()["error"]["code"] for r in refused} == {"budget_exceeded"}
+    assert all(int(r.headers["retry-after"]) > 0 for r in refused)
+    stack.poller.drain()
+    spent = sum(
+        (ledger_items(r.headers["x-modelyard-request-id"])[0]["cost_usd"] for r in ok),
+        Decimal(0),
+    )
+    assert spent <= budget
+
+
+def test_a_soft_budget_warns_instead_of_refusing(stack: LocalStack):
+    secret = key_with(stack, "budget-soft", Budget(daily_usd=WORST_CASE / 2, hard=False))
+    first = post(stack, secret)
+    assert first.status_code == 200
+    assert "over" in first.headers["x-modelyard-budget-warning"]
+
+
+def test_a_tenant_budget_binds_every_key_of_the_tenant(stack: LocalStack):
+    stack.config.put_tenant_budget("budget-tenant", Budget(daily_usd=WORST_CASE * Decimal("1.5")))
+    one, two = key_with(stack, "budget-tenant", None), key_with(stack, "budget-tenant", None)
+    assert post(stack, one).status_code == 200
+    stack.app.state.gateway().config.refresh()  # type: ignore[attr-defined]
+    refused = post(stack, two)
+    assert refused.status_code == 429
+    assert "tenant budget" in refused.json()["error"]["message"]
+
+
+def test_a_reservation_whose_request_died_expires_by_itself(stack: LocalStack):
+    store = BudgetStore(get_settings().usage_table, aws.client("dynamodb"))
+    guard = BudgetGuard(store, hold_seconds=1)
+    budget = Budget(daily_usd=Decimal("1.00"))
+    now = datetime.now(UTC)
+    scope = f"KEY#dead-{time.time_ns()}"
+    guard.admit("req_dead", [(scope, budget)], Decimal("0.80"), now)  # never settled
+    time.sleep(1.1)
+    admission = guard.admit("req_next", [(scope, budget)], Decimal("0.80"), now)
+    guard.settle(admission, Decimal("0.25"))
+    assert store.committed(scope, f"DAY#{now:%Y-%m-%d}") == Decimal("0.25")
