@@ -1,4 +1,4 @@
-"""Task classifier benchmark: latency per request, load time, weights size.
+"""Routing benchmark: classification and full decision latency, load time, weights size.
 
     .venv/bin/python bench/bench_routing.py
 
@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
 from modelyard.routing import classifier  # noqa: E402
+from modelyard.routing.planner import RequestFeatures, RouteRequest, plan_route  # noqa: E402
+from modelyard.store.config import catalog_from_items  # noqa: E402
+from modelyard.store.seed import seed_items  # noqa: E402
 
 EVAL_SETS = {
     "eval": ROOT / "data" / "routing" / "eval" / "labelled.jsonl",
@@ -61,6 +64,19 @@ def _latencies(prompts: list[str], *, fresh: bool) -> list[float]:
     return best
 
 
+def _decision_latencies(prompts: list[str]) -> list[float]:
+    """Best-of-ROUNDS microseconds for the whole `auto` decision: features, classify, rank."""
+    catalog = catalog_from_items(seed_items())
+    bodies = [{"model": "auto", "messages": [{"role": "user", "content": p}]} for p in prompts]
+    best = [float("inf")] * len(bodies)
+    for _ in range(ROUNDS):
+        for i, body in enumerate(bodies):
+            started = time.perf_counter()
+            plan_route(RouteRequest.from_body(body), RequestFeatures.from_chat(body), catalog)
+            best[i] = min(best[i], (time.perf_counter() - started) * 1e6)
+    return best
+
+
 def _load_ms() -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "functions")}
     runs = []
@@ -84,6 +100,17 @@ def run() -> list[dict[str, object]]:
         steady = _latencies(prompts, fresh=False)
         chars = statistics.median(len(p) for p in prompts)
         note = f"{len(prompts)} prompts, median {chars:.0f} chars, best of {ROUNDS}"
+        decision = _decision_latencies(prompts)
+        for q in (0.5, 0.99):
+            rows.append(
+                {
+                    "name": f"routing decision p{round(q * 100)} ({name}: classify + plan)",
+                    "value": round(_percentile(decision, q), 1),
+                    "unit": "us",
+                    "baseline": 1000 if q == 0.99 else None,
+                    "note": note,
+                }
+            )
         for label, values in (("first pass", first), ("steady", steady)):
             for q in (0.5, 0.99):
                 rows.append(

@@ -43,6 +43,7 @@ from common import (
     http_load,
     log,
     percentile,
+    purge_usage_queue,
     wait_for_port,
 )
 
@@ -207,6 +208,7 @@ def _throughput(info: dict[str, Any], quick: bool, python: str | None, note: str
                     f"http: round {round_no + 1}/{rounds}, {name}, {duration:.0f} s at "
                     f"concurrency {CONCURRENCY}"
                 )
+                purge_usage_queue(info)
                 result = asyncio.run(
                     http_load(
                         servers.urls[name],
@@ -451,8 +453,10 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
         ttft_gw: list[tuple[float, float, int, float]] = []
         ttft_direct: list[tuple[float, float, int, float]] = []
         for _ in range(2):  # alternate halves so drift hits both alike
+            purge_usage_queue(info)
             ttft_direct += asyncio.run(_streams(paced_direct, paced, {}, n // 2, 1, seconds / 2))
             ttft_gw += asyncio.run(_streams(gw_url, paced, gw_headers, n // 2, 1, seconds / 2))
+        purge_usage_queue(info)
         long_direct = asyncio.run(_streams(zero_direct, long_body, {}, n_long, 1, seconds))
         long_gw = asyncio.run(_streams(gw_url, long_body, gw_headers, n_long, 1, seconds))
     finally:

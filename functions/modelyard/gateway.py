@@ -22,6 +22,7 @@ import anyio
 
 from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
+from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -94,7 +95,10 @@ class Gateway:
         health: HealthRepository,
         jobs: JobService | None = None,
         budgets: BudgetGuard | None = None,
+        idempotency: IdempotencyGuard | None = None,
     ) -> None:
+        #: `Idempotency-Key` replays; None where not wired
+        self.idempotency = idempotency
         self.config = config
         #: budget admission; None where no budget store is wired
         self.budgets = budgets

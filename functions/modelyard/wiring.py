@@ -7,6 +7,7 @@ from modelyard.auth.budgets import BudgetGuard
 from modelyard.gateway import Gateway
 from modelyard.jobs import JobService
 from modelyard.providers.registry import adapter_for
+from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.resilience.executor import FallbackExecutor, Limits
 from modelyard.settings import Settings
 from modelyard.store.budgets import BudgetStore
@@ -46,5 +47,6 @@ def build_gateway(settings: Settings) -> Gateway:
         usage=UsageRepository(settings.usage_table, dynamodb),
         health=HealthRepository(settings.usage_table, dynamodb),
         budgets=BudgetGuard(BudgetStore(settings.usage_table, dynamodb)),
+        idempotency=IdempotencyGuard(settings.usage_table, dynamodb),
         jobs=JobService(settings.usage_table, settings.state_machine_arn, aws.client),
     )

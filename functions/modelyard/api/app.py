@@ -30,7 +30,7 @@ from modelyard.api.schemas import (
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import InvalidRequest, PayloadTooLarge
-from modelyard.gateway import Gateway, StreamResponse, new_request_id
+from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.settings import Settings, get_settings
 
@@ -101,6 +101,12 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
     return body
+
+
+def _json(body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")), media_type="application/json", headers=headers
+    )
 
 
 def create_app(
@@ -205,16 +211,24 @@ def create_app(
             return await start_job(
                 gw, body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
             )
-        outcome = await gw.chat(
-            body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
-        )
+        policy = request.headers.get("x-modelyard-policy")
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and not body.get("stream") and gw.idempotency:
+
+            async def first_run() -> dict[str, Any]:
+                outcome = await gw.chat(body, key, request.state.request_id, policy)
+                assert isinstance(outcome, ChatResponse)
+                return {"body": outcome.body, "headers": outcome.headers}
+
+            stored, replayed = await gw.idempotency.run(
+                key.tenant, idempotency_key, body, first_run
+            )
+            headers = {**stored["headers"], "x-modelyard-idempotent-replay": str(replayed).lower()}
+            return _json(stored["body"], headers)
+        outcome = await gw.chat(body, key, request.state.request_id, policy)
         if isinstance(outcome, StreamResponse):
             return EventStreamResponse(outcome.chunks, headers=outcome.headers)
-        return Response(
-            json.dumps(outcome.body, separators=(",", ":")),
-            media_type="application/json",
-            headers=outcome.headers,
-        )
+        return _json(outcome.body, outcome.headers)
 
     @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)
     async def get_job(job_id: str, request: Request) -> JSONResponse:
