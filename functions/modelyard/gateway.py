@@ -22,7 +22,6 @@ import anyio
 
 from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
-from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -35,6 +34,7 @@ from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import ChatResult, StreamState
 from modelyard.providers.errors import UpstreamError
 from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
+from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.routing.planner import (
     Candidate,
     RequestFeatures,

@@ -7,8 +7,8 @@ from modelyard.auth.budgets import BudgetGuard
 from modelyard.gateway import Gateway
 from modelyard.jobs import JobService
 from modelyard.providers.registry import adapter_for
-from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.resilience.executor import FallbackExecutor, Limits
+from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.settings import Settings
 from modelyard.store.budgets import BudgetStore
 from modelyard.store.config import ConfigRepository
