@@ -320,7 +320,7 @@ _sqs: dict[str, Any] = {}
 
 
 def purge_usage_queue(info: dict[str, Any]) -> None:
-    """Empty the usage queue on moto between measurements.
+    """Empty the usage queue on moto between measurements (never while a load is running).
 
     moto's SendMessage slows down linearly with the queue's depth (about 9 ms at 500 messages,
     50 ms at 3,000 on this machine), and nothing drains it during a benchmark: without this the
@@ -340,7 +340,15 @@ def purge_usage_queue(info: dict[str, Any]) -> None:
             aws_session_token=env.get("AWS_SESSION_TOKEN"),
         )
         _sqs["client"] = client
-    client.purge_queue(QueueUrl=info["queue_url"])
+    # PurgeQueue is limited to once a minute (moto enforces it too): recreate the queue instead,
+    # with the same name and so the same URL, while nothing is publishing.
+    url = info["queue_url"]
+    attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    keep = {k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "RedrivePolicy")}
+    client.delete_queue(QueueUrl=url)
+    new_url = client.create_queue(QueueName=url.rsplit("/", 1)[-1], Attributes=keep)["QueueUrl"]
+    if new_url != url:
+        raise RuntimeError(f"recreated usage queue moved: {url} -> {new_url}")
 
 
 # -- the machine ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from modelyard.providers.base import ChatResult, StreamState
 from modelyard.providers.errors import UpstreamError
 from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
 from modelyard.resilience.idempotency import IdempotencyGuard
+from modelyard.resilience.shared_breaker import SharedBreaker
 from modelyard.routing.planner import (
     Candidate,
     RequestFeatures,
@@ -96,7 +97,10 @@ class Gateway:
         jobs: JobService | None = None,
         budgets: BudgetGuard | None = None,
         idempotency: IdempotencyGuard | None = None,
+        shared_breaker: SharedBreaker | None = None,
     ) -> None:
+        #: the executor's breaker as seen by every instance; None keeps it local
+        self.shared_breaker = shared_breaker
         #: `Idempotency-Key` replays; None where not wired
         self.idempotency = idempotency
         self.config = config
@@ -166,6 +170,8 @@ class Gateway:
         self, body: dict[str, Any], key: KeyRecord, header_policy: str | None = None
     ) -> tuple[RoutePlan, RequestFeatures]:
         catalog = await self.config.catalog_async()
+        if self.shared_breaker is not None:
+            self.shared_breaker.maybe_refresh()
         observed = await self.health.observations_async()
         route = RouteRequest.from_body(body, header_policy)
         features = RequestFeatures.from_chat(body)

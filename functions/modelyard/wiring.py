@@ -9,6 +9,7 @@ from modelyard.jobs import JobService
 from modelyard.providers.registry import adapter_for
 from modelyard.resilience.executor import FallbackExecutor, Limits
 from modelyard.resilience.idempotency import IdempotencyGuard
+from modelyard.resilience.shared_breaker import SharedBreaker
 from modelyard.settings import Settings
 from modelyard.store.budgets import BudgetStore
 from modelyard.store.config import ConfigRepository
@@ -30,19 +31,21 @@ def key_pepper(settings: Settings) -> str:
 
 def build_gateway(settings: Settings) -> Gateway:
     dynamodb = aws.client("dynamodb")
+    executor = FallbackExecutor(
+        adapter_for,
+        limits=Limits(
+            deadline_seconds=settings.deadline_seconds,
+            attempt_seconds=settings.attempt_timeout_seconds,
+            first_token_seconds=settings.first_token_timeout_seconds,
+        ),
+    )
     return Gateway(
         config=ConfigRepository(
             settings.config_table, dynamodb, cache_seconds=settings.config_cache_seconds
         ),
         publisher=UsagePublisher(settings.usage_queue_url, settings.usage_table, aws.client),
-        executor=FallbackExecutor(
-            adapter_for,
-            limits=Limits(
-                deadline_seconds=settings.deadline_seconds,
-                attempt_seconds=settings.attempt_timeout_seconds,
-                first_token_seconds=settings.first_token_timeout_seconds,
-            ),
-        ),
+        executor=executor,
+        shared_breaker=SharedBreaker(executor.breaker, settings.usage_table, dynamodb),
         pepper=key_pepper(settings),
         usage=UsageRepository(settings.usage_table, dynamodb),
         health=HealthRepository(settings.usage_table, dynamodb),

@@ -1,7 +1,8 @@
-"""Per-model circuit breaker (in-memory view).
+"""Per-model circuit breaker: an in-memory view, optionally shared through UsageTable.
 
 Opens after `threshold` consecutive retryable failures, lets one trial request through after
-`cool_down` seconds (half-open), and closes on its success.
+`cool_down` seconds (half-open), and closes on its success. Times are wall-clock epoch seconds
+so that an opening seen by one Lambda instance means the same moment to every other.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ class CircuitBreaker:
         self,
         threshold: int = 5,
         cool_down: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.threshold = threshold
         self.cool_down = cool_down
         self._clock = clock
         self._states: dict[str, _State] = {}
+        #: called with (key, open until) when this instance opens a circuit, and with
+        #: (key, None) when it closes one; the shared view publishes through these
+        self.listeners: list[Callable[[str, float | None], None]] = []
 
     def allows(self, key: str) -> bool:
         state = self._states.get(key)
@@ -53,7 +57,9 @@ class CircuitBreaker:
         self._states.clear()
 
     def success(self, key: str) -> None:
-        self._states.pop(key, None)
+        state = self._states.pop(key, None)
+        if state is not None and state.opened_at is not None:
+            self._notify(key, None)
 
     def failure(self, key: str) -> None:
         state = self._states.setdefault(key, _State())
@@ -61,3 +67,16 @@ class CircuitBreaker:
         state.trial_in_flight = False
         if state.failures >= self.threshold or state.opened_at is not None:
             state.opened_at = self._clock()
+            self._notify(key, state.opened_at + self.cool_down)
+
+    def adopt(self, key: str, open_until: float) -> None:
+        """Take another instance's opening as ours, unless ours is already later."""
+        state = self._states.setdefault(key, _State())
+        opened_at = open_until - self.cool_down
+        if state.opened_at is None or state.opened_at < opened_at:
+            state.opened_at = opened_at
+            state.trial_in_flight = False
+
+    def _notify(self, key: str, open_until: float | None) -> None:
+        for listener in self.listeners:
+            listener(key, open_until)

@@ -1,0 +1,84 @@
+"""Shares circuit openings across Lambda instances through UsageTable.
+
+An instance that opens a circuit writes `BREAKER / <model>` with the time it stays open; every
+instance reads the partition every few seconds and adopts openings it has not seen. Reads and
+writes run in the background: the request path only ever consults the in-memory breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+from modelyard.resilience.breaker import CircuitBreaker
+from modelyard.store.dynamo import query_all, to_item
+
+logger = logging.getLogger("modelyard.breaker")
+BREAKER_PK = "BREAKER"
+
+
+class SharedBreaker:
+    def __init__(
+        self, breaker: CircuitBreaker, table: str, client: Any, refresh_seconds: float = 5.0
+    ) -> None:
+        self.breaker = breaker
+        self.table = table
+        self.client = client
+        self.refresh_seconds = refresh_seconds
+        self._refreshed = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        breaker.listeners.append(self._published)
+
+    def maybe_refresh(self) -> None:
+        """Start a background refresh when the view is older than `refresh_seconds`."""
+        now = time.monotonic()
+        if now - self._refreshed >= self.refresh_seconds:
+            self._refreshed = now
+            self._background(self.refresh)
+
+    def refresh(self) -> None:
+        now = time.time()
+        for item in query_all(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": BREAKER_PK}},
+        ):
+            until = float(item.get("open_until", 0))
+            if until > now:
+                self.breaker.adopt(str(item["sk"]), until)
+
+    def _published(self, key: str, open_until: float | None) -> None:
+        if open_until is None:
+            self._background(
+                lambda: self.client.delete_item(
+                    TableName=self.table, Key=to_item({"pk": BREAKER_PK, "sk": key})
+                )
+            )
+            return
+        item = {
+            "pk": BREAKER_PK,
+            "sk": key,
+            "open_until": Decimal(f"{open_until:.3f}"),
+            "expires_at": int(open_until) + 3600,
+        }
+        self._background(lambda: self.client.put_item(TableName=self.table, Item=to_item(item)))
+
+    def _background(self, work: Any) -> None:
+        def guarded() -> None:
+            try:
+                work()
+            except Exception:  # the shared view is best effort; the local one still works
+                logger.warning("circuit breaker sync failed", exc_info=True)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            guarded()
+            return
+        task = loop.create_task(asyncio.to_thread(guarded))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
