@@ -41,7 +41,7 @@ def sim(stack: LocalStack) -> Iterator[Any]:
     """The stack's simulator, reset to no faults and zero latency after each test."""
     yield stack.simulator
     stack.simulator.configure_now(faults="", latency="zero")
-    stack.app.state.gateway().executor.breaker.reset()
+    stack.app.state.gateway().shared_breaker.clear()
 
 
 @pytest.fixture

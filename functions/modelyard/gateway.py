@@ -202,7 +202,7 @@ class Gateway:
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
         return await self._complete(
-            ctx, plan, self.executor.chat(plan.candidates, body, ctx.execution)
+            ctx, plan, self.executor.chat(plan.candidates, body, ctx.execution, plan.hedge)
         )
 
     async def embeddings(
@@ -248,7 +248,9 @@ class Gateway:
         self, body: dict[str, Any], ctx: RequestContext, plan: RoutePlan, features: RequestFeatures
     ) -> StreamResponse:
         try:
-            start = await self.executor.open_stream(plan.candidates, body, ctx.execution)
+            start = await self.executor.open_stream(
+                plan.candidates, body, ctx.execution, plan.hedge
+            )
         except GatewayError:
             await self._publish_failure(ctx, plan)
             raise

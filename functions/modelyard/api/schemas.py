@@ -83,6 +83,7 @@ class ModelyardOptions(BaseModel):
     providers: list[str] | None = None
     fallbacks: list[str] | None = Field(default=None, max_length=10)
     task: str | None = None
+    hedge: bool | None = None
 
 
 class ChatCompletionRequest(_Open):

@@ -233,8 +233,9 @@ def to_openai(data: dict[str, Any], model: Model) -> ChatResult:
 
 
 def bedrock_error(exc: Exception) -> UpstreamError:
-    """A botocore exception in the taxonomy."""
+    """A botocore exception (or event-stream parser error) in the taxonomy."""
     from botocore import exceptions
+    from botocore.eventstream import ParserError
 
     if isinstance(exc, exceptions.ClientError):
         error = exc.response.get("Error") or {}
@@ -258,21 +259,26 @@ def bedrock_error(exc: Exception) -> UpstreamError:
         return UpstreamError(ErrorKind.AUTH_ERROR, "no AWS credentials for bedrock")
     if isinstance(exc, exceptions.ParamValidationError):
         return UpstreamError(ErrorKind.BAD_REQUEST, f"bedrock request invalid: {exc}"[:500])
-    if isinstance(exc, exceptions.BotoCoreError) and "eventstream" in type(exc).__module__:
+    if isinstance(exc, ParserError):
         return UpstreamError(ErrorKind.MALFORMED_RESPONSE, f"malformed bedrock stream ({exc})")
     return UpstreamError(ErrorKind.CONNECTION, f"bedrock connection failed ({type(exc).__name__})")
 
 
 async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """A blocking boto3 call in a worker thread, its failure in the taxonomy."""
+    from botocore.eventstream import ParserError
     from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError, ReadTimeoutError
 
     try:
         return await asyncio.to_thread(function, *args, **kwargs)
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ParserError) as exc:
         raise bedrock_error(exc) from exc
-    except OSError as exc:  # urllib3 / socket errors a stream read may surface raw
-        raise UpstreamError(ErrorKind.CONNECTION, f"bedrock connection failed ({exc})") from exc
+    except ReadTimeoutError as exc:  # a stream read surfaces urllib3's errors unwrapped
+        raise UpstreamError(ErrorKind.TIMEOUT, "bedrock stream read timed out") from exc
+    except (HTTPError, OSError) as exc:
+        kind = ErrorKind.CONNECTION
+        raise UpstreamError(kind, f"bedrock connection failed ({type(exc).__name__})") from exc
 
 
 class BedrockAdapter:

@@ -9,10 +9,11 @@ first byte reaches the client: once a chunk is out, a failure ends the stream in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from modelyard.errors import DeadlineExceeded, InvalidRequest, UpstreamFailed
 from modelyard.providers.base import (
@@ -92,9 +93,15 @@ class FallbackExecutor:
         self.limits = limits
 
     async def chat(
-        self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
+        self,
+        candidates: Sequence[Candidate],
+        body: dict[str, Any],
+        execution: Execution,
+        hedge: bool = False,
     ) -> tuple[Candidate, ChatResult]:
-        return await self._complete(candidates, body, execution, lambda adapter: adapter.chat)
+        return await self._complete(
+            candidates, body, execution, lambda adapter: adapter.chat, _hedge_delay(hedge, False)
+        )
 
     async def embed(
         self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
@@ -108,6 +115,7 @@ class FallbackExecutor:
         body: dict[str, Any],
         execution: Execution,
         operation: Callable[[ProviderAdapter], Callable[..., Awaitable[ChatResult]]],
+        hedge_after: Callable[[Candidate], float] | None = None,
     ) -> tuple[Candidate, ChatResult]:
         deadline = time.monotonic() + self.limits.deadline_seconds
 
@@ -119,10 +127,14 @@ class FallbackExecutor:
                 call = operation(adapter)
                 return candidate, await call(candidate.provider, candidate.model, body)
 
-        return await self._walk(candidates, execution, deadline, attempt)
+        return await self._walk(candidates, execution, deadline, attempt, hedge_after)
 
     async def open_stream(
-        self, candidates: Sequence[Candidate], body: dict[str, Any], execution: Execution
+        self,
+        candidates: Sequence[Candidate],
+        body: dict[str, Any],
+        execution: Execution,
+        hedge: bool = False,
     ) -> StreamStart:
         deadline = time.monotonic() + self.limits.deadline_seconds
 
@@ -141,7 +153,7 @@ class FallbackExecutor:
                 raise
             return StreamStart(candidate, first, chunks, state, started)
 
-        return await self._walk(candidates, execution, deadline, attempt)
+        return await self._walk(candidates, execution, deadline, attempt, _hedge_delay(hedge, True))
 
     async def _walk(
         self,
@@ -149,71 +161,151 @@ class FallbackExecutor:
         execution: Execution,
         deadline: float,
         attempt: Callable[[Candidate, ProviderAdapter], Awaitable[T]],
+        hedge_after: Callable[[Candidate], float] | None = None,
     ) -> T:
-        for candidate in candidates:
-            key = candidate.model.id
-            if not self.breaker.allows(key):
-                execution.attempts.append(
-                    Attempt(key, candidate.provider.id, "skipped", "circuit_open", 0)
+        """Try candidates in order; with `hedge_after`, race each one against the next."""
+        queue = list(candidates)
+        while queue:
+            candidate = queue.pop(0)
+            if hedge_after is not None and queue:
+                backup = queue.pop(0)
+                result = await self._race(
+                    candidate, backup, execution, deadline, attempt, hedge_after(candidate)
                 )
-                continue
-            adapter = self.adapter_for(candidate.provider.wire)
-            retries = 0
-            while True:
-                if time.monotonic() >= deadline:
-                    raise DeadlineExceeded(
-                        "the request's deadline passed before an upstream answered",
-                        extra={"attempts": [a.as_dict() for a in execution.attempts]},
-                    )
-                started = time.monotonic()
-                self.breaker.begin(key)
-                execution.reached_upstream = True
-                try:
-                    result = await attempt(candidate, adapter)
-                except (UpstreamError, TimeoutError) as exc:
-                    error = (
-                        exc
-                        if isinstance(exc, UpstreamError)
-                        else UpstreamError(ErrorKind.TIMEOUT, "upstream attempt timed out")
-                    )
-                    execution.attempts.append(
-                        Attempt(
-                            key,
-                            candidate.provider.id,
-                            "error",
-                            error.kind.value,
-                            _ms_since(started),
-                            error.status,
-                        )
-                    )
-                    if error.retryable:
-                        self.breaker.failure(key)
-                    retrier = self.retry_policy.retrier_for(error.kind.value)
-                    if error.retryable and retrier and retries < retrier.max_attempts:
-                        retries += 1
-                        wait = max(retrier.delay(retries), error.retry_after or 0.0)
-                        if (error.retry_after or 0) <= (retrier.max_delay_seconds or 60) and (
-                            time.monotonic() + wait < deadline
-                        ):
-                            await asyncio.sleep(wait)
-                            continue
-                    if error.kind not in FALL_BACK_ON:
-                        # the request itself was refused: another provider would refuse it too
-                        raise InvalidRequest(
-                            f"the upstream rejected the request: {error.message}",
-                            code="upstream_bad_request",
-                            extra={"attempts": [a.as_dict() for a in execution.attempts]},
-                        ) from None
-                    break  # next candidate
-                self.breaker.success(key)
-                execution.attempts.append(
-                    Attempt(key, candidate.provider.id, "ok", None, _ms_since(started))
-                )
-                return result
+            else:
+                result = await self._candidate(candidate, execution, deadline, attempt)
+            if result is not _FAILED:
+                return cast(T, result)
         raise UpstreamFailed(
             "every upstream attempt failed",
             extra={"attempts": [a.as_dict() for a in execution.attempts]},
         )
+
+    async def _race(
+        self,
+        primary: Candidate,
+        backup: Candidate,
+        execution: Execution,
+        deadline: float,
+        attempt: Callable[[Candidate, ProviderAdapter], Awaitable[T]],
+        delay: float,
+    ) -> T | object:
+        """Hedging: start `backup` if `primary` has not answered within `delay` seconds, keep
+        whichever answers first, cancel the other (its attempt is recorded as cancelled)."""
+        first = asyncio.create_task(self._candidate(primary, execution, deadline, attempt))
+        done, _ = await asyncio.wait({first}, timeout=delay)
+        if done:
+            result = first.result()
+            if result is not _FAILED:
+                return result
+            return await self._candidate(backup, execution, deadline, attempt)
+        second = asyncio.create_task(self._candidate(backup, execution, deadline, attempt))
+        pending = {first, second}
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    result = task.result()
+                    if result is not _FAILED:
+                        return result
+            return _FAILED
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _candidate(
+        self,
+        candidate: Candidate,
+        execution: Execution,
+        deadline: float,
+        attempt: Callable[[Candidate, ProviderAdapter], Awaitable[T]],
+    ) -> T | object:
+        """One candidate with its retries: the result, or `_FAILED` to fall back."""
+        key = candidate.model.id
+        if not self.breaker.allows(key):
+            execution.attempts.append(
+                Attempt(key, candidate.provider.id, "skipped", "circuit_open", 0)
+            )
+            return _FAILED
+        adapter = self.adapter_for(candidate.provider.wire)
+        retries = 0
+        while True:
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    "the request's deadline passed before an upstream answered",
+                    extra={"attempts": [a.as_dict() for a in execution.attempts]},
+                )
+            started = time.monotonic()
+            self.breaker.begin(key)
+            execution.reached_upstream = True
+            try:
+                result = await attempt(candidate, adapter)
+            except asyncio.CancelledError:
+                execution.attempts.append(
+                    Attempt(
+                        key, candidate.provider.id, "cancelled", "hedge_lost", _ms_since(started)
+                    )
+                )
+                raise
+            except (UpstreamError, TimeoutError) as exc:
+                error = (
+                    exc
+                    if isinstance(exc, UpstreamError)
+                    else UpstreamError(ErrorKind.TIMEOUT, "upstream attempt timed out")
+                )
+                execution.attempts.append(
+                    Attempt(
+                        key,
+                        candidate.provider.id,
+                        "error",
+                        error.kind.value,
+                        _ms_since(started),
+                        error.status,
+                    )
+                )
+                if error.retryable:
+                    self.breaker.failure(key)
+                retrier = self.retry_policy.retrier_for(error.kind.value)
+                if error.retryable and retrier and retries < retrier.max_attempts:
+                    retries += 1
+                    wait = max(retrier.delay(retries), error.retry_after or 0.0)
+                    if (error.retry_after or 0) <= (retrier.max_delay_seconds or 60) and (
+                        time.monotonic() + wait < deadline
+                    ):
+                        await asyncio.sleep(wait)
+                        continue
+                if error.kind not in FALL_BACK_ON:
+                    # the request itself was refused: another provider would refuse it too
+                    raise InvalidRequest(
+                        f"the upstream rejected the request: {error.message}",
+                        code="upstream_bad_request",
+                        extra={"attempts": [a.as_dict() for a in execution.attempts]},
+                    ) from None
+                return _FAILED
+            self.breaker.success(key)
+            execution.attempts.append(
+                Attempt(key, candidate.provider.id, "ok", None, _ms_since(started))
+            )
+            return result
+
+
+#: what `_candidate` returns when the walk must go on to the next candidate
+_FAILED = object()
+#: a hedge starts when an attempt is this much slower than expected (a stand-in for its p95)
+HEDGE_FACTOR = 1.5
+
+
+def _hedge_delay(hedge: bool, stream: bool) -> Callable[[Candidate], float] | None:
+    """Seconds to wait for a candidate before racing the next: its expected time to first
+    token for streams, its expected whole latency otherwise."""
+    if not hedge:
+        return None
+    if stream:
+        return lambda c: HEDGE_FACTOR * c.expected_ttft_ms / 1000
+    return lambda c: HEDGE_FACTOR * c.estimated_latency_ms / 1000
 
 
 def _embed_of(adapter: ProviderAdapter) -> Callable[..., Awaitable[ChatResult]]:

@@ -51,6 +51,19 @@ class SharedBreaker:
             if until > now:
                 self.breaker.adopt(str(item["sk"]), until)
 
+    def clear(self) -> None:
+        """Close every circuit, here and for every instance (an operator's reset)."""
+        for item in query_all(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": BREAKER_PK}},
+        ):
+            self.client.delete_item(
+                TableName=self.table, Key=to_item({"pk": BREAKER_PK, "sk": item["sk"]})
+            )
+        self.breaker.reset()
+
     def _published(self, key: str, open_until: float | None) -> None:
         if open_until is None:
             self._background(

@@ -90,6 +90,8 @@ class Candidate:
     score: float
     #: share of recent attempts that failed (observed), 0 without data
     error_rate: float = 0.0
+    #: time to first token expected (observed, else the seed's); hedging waits 1.5 times it
+    expected_ttft_ms: float = 0.0
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -114,6 +116,8 @@ class RoutePlan:
     rejected: dict[str, str] = field(default_factory=dict)
     #: the hard constraints the request imposed (see RequestFeatures.describe)
     constraints: dict[str, Any] = field(default_factory=dict)
+    #: race each candidate against the next when it is slow to answer (latency-critical)
+    hedge: bool = False
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -141,6 +145,7 @@ class RouteRequest:
     providers: tuple[str, ...] = ()
     fallbacks: tuple[str, ...] = ()
     task: str | None = None
+    hedge: bool | None = None
 
     @classmethod
     def from_body(cls, body: dict[str, Any], header_policy: str | None = None) -> RouteRequest:
@@ -166,6 +171,7 @@ class RouteRequest:
             providers=tuple(options.get("providers") or ()),
             fallbacks=tuple(options.get("fallbacks") or ()),
             task=task,
+            hedge=options.get("hedge"),
         )
 
 
@@ -238,7 +244,15 @@ def plan_route(
             else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}"
         )
         return RoutePlan(
-            task, confidence, policy, ranked, reason, signals, rejected, features.describe()
+            task,
+            confidence,
+            policy,
+            ranked,
+            reason,
+            signals,
+            rejected,
+            features.describe(),
+            _hedges(route, policy),
         )
 
     assert policy is not None
@@ -276,8 +290,23 @@ def plan_route(
         f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
     )
     return RoutePlan(
-        task, confidence, policy, ranked, reason, signals, rejected, features.describe()
+        task,
+        confidence,
+        policy,
+        ranked,
+        reason,
+        signals,
+        rejected,
+        features.describe(),
+        _hedges(route, policy),
     )
+
+
+def _hedges(route: RouteRequest, policy: Policy | None) -> bool:
+    """Hedging is on when the request asks, and by default for the speed policy."""
+    if route.hedge is not None:
+        return route.hedge
+    return policy is not None and policy.name.startswith("speed")
 
 
 def _within_cost(
@@ -382,7 +411,7 @@ def _score(
         quality = round(rated.blend(quality), 2)
     error_rate = observed.error_rate if observed else 0.0
     return Candidate(
-        model, catalog.provider_of(model), price, quality, cost, latency, 0.0, error_rate
+        model, catalog.provider_of(model), price, quality, cost, latency, 0.0, error_rate, ttft
     )
 
 
