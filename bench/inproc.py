@@ -520,7 +520,8 @@ async def _resilience(env: Env) -> list[Row]:
         await run(default, 10)  # opens deepseek's breaker (5 consecutive failures)
         skipped = await run(default, n)
         await faults("*=500:0.2")
-        chaos = await run(default, max(n, 400 if not env.quick else 60))
+        fresh = app_with()  # closed breakers: the one above left deepseek's open
+        chaos = await run(fresh, max(n, 400 if not env.quick else 60))
     finally:
         await faults("")
         await control.aclose()

@@ -110,8 +110,8 @@ def plot(rows: list[Row], path: Path) -> str | None:
     if not shown:
         return None
     height = max(4.0, 0.32 * len(shown) + 1.5)
-    fig, ax = plt.subplots(figsize=(12, height))
-    labels = [f"[{r.group}] {r.name}"[:90] for r in shown]
+    fig, ax = plt.subplots(figsize=(13, height))
+    labels = [f"[{r.group}] {r.name}"[:80] for r in shown]
     ratios = [r.ratio or 0.0 for r in shown]
     colors = []
     for r in shown:

@@ -3,12 +3,14 @@ checked with botocore's own validator and event-stream parser."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import botocore.session
+import httpx
 import pytest
 from botocore.eventstream import EventStream
 from botocore.exceptions import ClientError, EventStreamError
@@ -119,3 +121,18 @@ def test_simulator_event_stream_encoding_is_parsed_by_botocore():
     shape = SERVICE.operation_model("ConverseStream").output_shape.members["stream"]
     parsed = list(EventStream(_RawStream(wire), shape, EventStreamJSONParser(), "ConverseStream"))
     assert parsed == FIXTURES["stream"]["events"]
+
+
+def test_linked_images_are_fetched_into_image_bytes(monkeypatch):
+    png = b"\x89PNG\r\n\x1a\n"
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, content=png, headers={"content-type": "image/png"})
+        )
+    )
+    monkeypatch.setattr(bedrock, "http_client", lambda: client)
+    link = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "cat?"}, link]}]}
+    kwargs = bedrock.to_converse(asyncio.run(bedrock.inline_images(body)), MODEL)
+    image = kwargs["messages"][0]["content"][1]["image"]
+    assert image == {"format": "png", "source": {"bytes": png}}

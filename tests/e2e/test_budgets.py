@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
-from tests.helpers import ledger_items
 
 from modelyard import aws
 from modelyard.auth.admin import create_key
@@ -16,6 +15,7 @@ from modelyard.auth.budgets import Budget, BudgetGuard
 from modelyard.local.stack import LocalStack
 from modelyard.settings import get_settings
 from modelyard.store.budgets import BudgetStore
+from tests.helpers import ledger_items
 
 BODY = {
     "model": "qwen3-32b",

@@ -13,9 +13,9 @@ import concurrent.futures
 
 import httpx
 import pytest
-from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
 
 CHAOS = (
     "deepseek-v4-flash=429:0.5,qwen3-32b=500:0.5,kimi-k2.5=timeout:0.3,"

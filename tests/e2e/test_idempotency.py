@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
 
 BODY = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -11,9 +11,9 @@ import anthropic
 import httpx
 import pytest
 from openai import OpenAI
-from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
 
 TOOLS: list[Any] = [
     {

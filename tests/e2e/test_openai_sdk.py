@@ -8,9 +8,9 @@ import json
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
-from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
 
 
 @pytest.fixture

@@ -128,35 +128,52 @@ def test_the_same_request_gets_the_same_openai_shape_from_every_format(client: O
         assert all(s == shapes["openai"] for s in shapes.values()), shapes
 
 
+def upstream_error(stack: LocalStack, wire: str, stream: bool) -> UpstreamError:
+    """The error one adapter raises, on its own (no retries), calling its simulated upstream;
+    a stream is read to its end."""
+    catalog = stack.config.catalog()
+    model = catalog.models[BY_FORMAT[wire]]
+    provider = catalog.provider_of(model)
+    adapter = adapter_for(provider.wire)
+    body = {"model": model.id, "messages": QUESTION}
+
+    async def attempt() -> None:
+        if stream:
+            async for _chunk in adapter.stream(provider, model, body, StreamState()):
+                pass
+        else:
+            await adapter.chat(provider, model, body)
+
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(attempt())
+    return caught.value
+
+
 @pytest.mark.parametrize("status", [429, 503, 500])
 @pytest.mark.parametrize("wire", list(BY_FORMAT))
 def test_the_same_upstream_failure_maps_to_the_same_taxonomy_entry(
     stack: LocalStack, sim: Any, no_retry_wait: None, wire: str, status: int
 ):
-    """Each adapter on its own (no retries), against its format's simulated error."""
     expected = {429: "rate_limited", 503: "overloaded", 500: "server_error"}[status]
-    catalog = stack.config.catalog()
-    model = catalog.models[BY_FORMAT[wire]]
-    provider = catalog.provider_of(model)
-    adapter = adapter_for(provider.wire)
-    sim.configure_now(faults=f"{model.id}={status}:1.0")
-    body = {"model": model.id, "messages": QUESTION}
-
-    async def attempt(stream: bool) -> UpstreamError:
-        try:
-            if stream:
-                await anext(aiter(adapter.stream(provider, model, body, StreamState())))
-            else:
-                await adapter.chat(provider, model, body)
-        except UpstreamError as exc:
-            return exc
-        raise AssertionError("no error")
-
+    sim.configure_now(faults=f"{BY_FORMAT[wire]}={status}:1.0")
     for stream in (False, True):
-        error = asyncio.run(attempt(stream))
+        error = upstream_error(stack, wire, stream)
         assert (error.kind, error.status) == (expected, status)
         if status == 429 and wire != "bedrock":  # Bedrock sends no retry hint
             assert error.retry_after == 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [("reset", "connection_error"), ("malformed", "malformed_response"),
+     ("midstream", "connection_error")],
+)  # fmt: skip
+@pytest.mark.parametrize("wire", ["gemini", "bedrock"])
+def test_injected_stream_faults_reach_the_taxonomy_for_gemini_and_bedrock(
+    stack: LocalStack, sim: Any, wire: str, fault: str, kind: str
+):
+    sim.configure_now(faults=f"{BY_FORMAT[wire]}={fault}:1.0")
+    assert upstream_error(stack, wire, stream=True).kind == kind
 
 
 def test_a_failing_gemini_falls_back_to_bedrock_and_is_billed_there(

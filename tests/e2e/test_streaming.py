@@ -9,9 +9,9 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
-from tests.helpers import ledger_items
 
 from modelyard.local.stack import LocalStack
+from tests.helpers import ledger_items
 
 
 @pytest.fixture

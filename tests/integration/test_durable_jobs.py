@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.helpers import ledger_items
 
 from modelyard import aws
 from modelyard.auth.admin import create_key
@@ -25,6 +24,7 @@ from modelyard.jobs import AsyncNotConfigured, JobService, prefers_async
 from modelyard.local import durable
 from modelyard.local.stack import USAGE_TABLE, LocalStack
 from modelyard.resilience.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from tests.helpers import ledger_items
 
 #: the deployed policy's error names, with the shortest sleeps Step Functions allows
 FAST_POLICY = RetryPolicy(

@@ -6,10 +6,11 @@ empty means the region's own. boto3 blocks, so each call runs in a worker thread
 read one event per hop, and closing it releases the connection.
 
 Request: system messages become `system` blocks; tool calls and results become `toolUse` /
-`toolResult` blocks; data-URL images become `image` blocks (Converse takes bytes, not URLs);
-JSON mode, which Converse lacks, becomes a system instruction. Response and stream: content
-blocks and the stream's events become an OpenAI message or chunks; `usage` is normalised
-(Converse counts cache reads and writes apart from `inputTokens`, and in `totalTokens`).
+`toolResult` blocks; images become `image` blocks (Converse takes bytes, so linked images are
+fetched first); JSON mode, which Converse lacks, becomes a system instruction. Response and
+stream: content blocks and the stream's events become an OpenAI message or chunks; `usage` is
+normalised (Converse counts cache reads and writes apart from `inputTokens`, and in
+`totalTokens`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+import httpx
 
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
@@ -38,6 +41,7 @@ from modelyard.providers.base import (
     tool_call,
 )
 from modelyard.providers.errors import ErrorKind, UpstreamError, kind_for_status
+from modelyard.providers.http import http_client
 
 DEFAULT_MAX_TOKENS = 4096
 FINISH_REASONS = {
@@ -64,6 +68,7 @@ ERROR_KINDS = {
     "resourcenotfoundexception": ErrorKind.NOT_FOUND,
 }
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+MAX_IMAGE_BYTES = 3_932_160  # Converse's limit per image (3.75 MB)
 
 
 def usage_from_bedrock(usage: dict[str, Any] | None) -> TokenUsage:
@@ -93,8 +98,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
             inline = data_url(url)
             if inline is None or inline[0] not in IMAGE_FORMATS:
                 raise UpstreamError(
-                    ErrorKind.BAD_REQUEST,
-                    "Bedrock takes images as png, jpeg, gif or webp data URLs, not links",
+                    ErrorKind.BAD_REQUEST, "Bedrock takes png, jpeg, gif or webp images"
                 )
             try:
                 data = base64.b64decode(inline[1], validate=True)
@@ -281,6 +285,45 @@ async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise UpstreamError(kind, f"bedrock connection failed ({type(exc).__name__})") from exc
 
 
+async def inline_images(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with linked images fetched into data URLs: Converse takes image bytes only,
+    where OpenAI's and Anthropic's APIs fetch a link themselves."""
+    links = {
+        part["image_url"]["url"]
+        for message in body.get("messages") or ()
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url" and not data_url(part["image_url"].get("url", ""))
+    }
+    if not links:
+        return body
+    fetched = {}
+    for link in links:
+        try:
+            response = await http_client().get(link, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise UpstreamError(ErrorKind.BAD_REQUEST, f"could not fetch image {link}") from exc
+        if len(response.content) > MAX_IMAGE_BYTES:
+            raise UpstreamError(ErrorKind.BAD_REQUEST, f"image {link} is over 3.75 MB")
+        media_type = response.headers.get("content-type", "").split(";")[0]
+        fetched[link] = f"data:{media_type};base64,{base64.b64encode(response.content).decode()}"
+
+    def inlined(part: dict[str, Any]) -> dict[str, Any]:
+        url = (part.get("image_url") or {}).get("url")
+        if part.get("type") != "image_url" or url not in fetched:
+            return part
+        return {**part, "image_url": {**part["image_url"], "url": fetched[url]}}
+
+    messages = [
+        {**m, "content": [inlined(p) for p in m["content"]]}
+        if isinstance(m.get("content"), list)
+        else m
+        for m in body["messages"]
+    ]
+    return {**body, "messages": messages}
+
+
 class BedrockAdapter:
     def _client(self, provider: Provider) -> Any:
         from modelyard import aws
@@ -288,7 +331,7 @@ class BedrockAdapter:
         return aws.client("bedrock-runtime", provider.base_url or None)
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        kwargs = to_converse(body, model)
+        kwargs = to_converse(await inline_images(body), model)
         data = await _call(self._client(provider).converse, **kwargs)
         try:
             return to_openai(data, model)
@@ -300,7 +343,7 @@ class BedrockAdapter:
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        kwargs = to_converse(body, model)
+        kwargs = to_converse(await inline_images(body), model)
         response = await _call(self._client(provider).converse_stream, **kwargs)
         events = response["stream"]
         request_id = (response.get("ResponseMetadata") or {}).get("RequestId") or uuid.uuid4().hex
