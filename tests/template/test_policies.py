@@ -16,6 +16,7 @@ from template_support import BASIC_EXECUTION_POLICY
 Grants = dict[str, set[str]]  # resource logical id -> actions
 
 CONFIG_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+BEDROCK_INVOKE = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
 # TransactWriteItems is authorised per item: PutItem / UpdateItem / ConditionCheckItem.
 EXPECTED: dict[str, Grants] = {
     "RouterFunction": {
@@ -26,11 +27,14 @@ EXPECTED: dict[str, Grants] = {
             "dynamodb:UpdateItem",
             "dynamodb:Query",
             "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
         },
         "UsageQueue": {"sqs:SendMessage"},
         "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
         "FallbackStateMachine": {"states:StartExecution"},
+        "BedrockFoundationModel": BEDROCK_INVOKE,
+        "BedrockInferenceProfile": BEDROCK_INVOKE,
     },
     "CostAggregatorFunction": {
         "UsageTable": {
@@ -49,6 +53,8 @@ EXPECTED: dict[str, Grants] = {
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
+        "BedrockFoundationModel": BEDROCK_INVOKE,
+        "BedrockInferenceProfile": BEDROCK_INVOKE,
     },
 }
 #: the durable path's state machine: invoke the attempt, record the job, publish its usage
@@ -57,7 +63,7 @@ STATE_MACHINE_GRANTS: Grants = {
     "UsageTable": {"dynamodb:UpdateItem"},
     "UsageQueue": {"sqs:SendMessage"},
 }
-SCOPED_SERVICES = ("dynamodb:", "sqs:", "secretsmanager:", "states:", "kms:")
+SCOPED_SERVICES = ("dynamodb:", "sqs:", "secretsmanager:", "states:", "kms:", "bedrock:")
 WRITE_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
