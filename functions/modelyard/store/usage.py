@@ -77,7 +77,8 @@ class UsageRepository:
         }
 
     def tenant_usage(self, tenant: str, since: str | None, until: str | None) -> dict[str, Any]:
-        """Totals, per day and per model for one tenant between two ISO dates (inclusive)."""
+        """Totals, per day, per model and per task for one tenant between two ISO dates
+        (inclusive)."""
         low = f"DAY#{since or '0000-00-00'}"
         high = f"DAY#{until or '9999-12-31'}{_DAY_END}"
         items = query_all(
@@ -91,9 +92,10 @@ class UsageRepository:
             },
         )
         days: list[dict[str, Any]] = []
-        models: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0}
-        )
+        groups: dict[str, dict[str, dict[str, Any]]] = {
+            kind: defaultdict(lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0})
+            for kind in ("MODEL", "TASK")
+        }
         for item in items:
             parts = str(item["sk"]).split("#")
             cost = Decimal(item.get("cost_usd", 0))
@@ -101,8 +103,8 @@ class UsageRepository:
             tokens = as_int(item.get("input_tokens")) + as_int(item.get("output_tokens"))
             if len(parts) == 2:
                 days.append({"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens})
-            elif len(parts) == 4 and parts[2] == "MODEL":
-                entry = models[parts[3]]
+            elif len(parts) == 4 and parts[2] in groups:
+                entry = groups[parts[2]][parts[3]]
                 entry["cost"] += cost
                 entry["requests"] += requests
                 entry["tokens"] += tokens
@@ -114,7 +116,8 @@ class UsageRepository:
             "total_requests": sum(d["requests"] for d in days),
             "total_tokens": sum(d["tokens"] for d in days),
             "by_day": [_row("day", d["day"], d) for d in days],
-            "by_model": [_row("model", m, v) for m, v in sorted(models.items())],
+            "by_model": [_row("model", m, v) for m, v in sorted(groups["MODEL"].items())],
+            "by_task": [_row("task", t, v) for t, v in sorted(groups["TASK"].items())],
         }
 
 

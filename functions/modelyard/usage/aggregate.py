@@ -7,7 +7,9 @@ nothing either: counters always equal the sum of the ledger.
 UsageTable layout (pk / sk):
   REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`)
   TENANT#<tenant>  / DAY#<d> | MONTH#<m>        tenant totals
-  TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
+  TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day (and MONTH#<m>#...)
+  TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day (and MONTH#<m>#...)
+  ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
   KEY#<key id>     / DAY#<d> | MONTH#<m>        key totals
   MODEL#<model>    / DAY#<d>                    model totals across tenants
   HEALTH           / <hour>#<model>             attempts, errors and latency per model and
@@ -58,7 +60,12 @@ def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
     ]
     if event.model:
         keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#MODEL#{event.model}"))
+        keys.append((f"TENANT#{event.tenant}", f"MONTH#{event.month}#MODEL#{event.model}"))
         keys.append((f"MODEL#{event.model}", f"DAY#{event.day}"))
+    if event.task:
+        keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#TASK#{event.task}"))
+        keys.append((f"TENANT#{event.tenant}", f"MONTH#{event.month}#TASK#{event.task}"))
+    keys.append(("ALL", f"DAY#{event.day}#TENANT#{event.tenant}"))
     return keys
 
 
