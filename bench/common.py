@@ -29,6 +29,9 @@ BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 FUNCTIONS = ROOT / "functions"
 PROJECT_PYTHON = sys.executable
+# The overhead figures measure the forwarding path; the response cache would answer their
+# repeated temperature-0 request itself (bench/bench_cache.py measures the cache).
+os.environ.setdefault("MODELYARD_RESPONSE_CACHE", "off")
 
 #: the one request every overhead figure sends (non-streaming, 24 simulated output tokens)
 MESSAGES = [

@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -380,6 +381,14 @@ def _merge(parts: list[LoadResult]) -> Summary:
 
 
 # -- streaming -----------------------------------------------------------------------------------
+class StreamProblem(Exception):
+    """A stream that did not carry a whole simulated answer (error event, too short, wrong)."""
+
+
+#: a valid answer has the role chunk, at least this many content chunks and the finish chunk
+MIN_CHUNKS = 10
+
+
 async def _one_stream(
     client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
 ) -> tuple[float, float, int, float]:
@@ -388,18 +397,35 @@ async def _one_stream(
     first = 0.0
     last = 0.0
     chunks = 0
+    done = False
     async with client.stream("POST", url, content=body, headers=headers) as response:
         if response.status_code != 200:
-            raise RuntimeError(f"stream answered {response.status_code}")
+            raise StreamProblem(f"HTTP {response.status_code}: {(await response.aread())[:200]!r}")
         async for line in response.aiter_lines():
-            if not line.startswith("data:") or line.startswith("data: [DONE]"):
+            if not line.startswith("data:"):
                 continue
+            if line.startswith("data: [DONE]"):
+                done = True
+                continue
+            if '"error"' in line and '"choices"' not in line:
+                raise StreamProblem(f"error event: {line[:200]}")
             if '"choices":[{' in line:
                 last = time.perf_counter() - t0
                 first = first or last
             chunks += 1
     total = time.perf_counter() - t0
+    if not done or chunks < MIN_CHUNKS:
+        raise StreamProblem(
+            f"short stream: {chunks} chunks, [DONE] {'seen' if done else 'missing'}"
+        )
     return first, total, chunks, total - last
+
+
+@dataclass
+class StreamRun:
+    samples: list[tuple[float, float, int, float]]
+    errors: int = 0
+    first_problem: str = ""
 
 
 async def _streams(
@@ -409,24 +435,40 @@ async def _streams(
     n: int,
     concurrency: int,
     seconds: float,
-) -> list[tuple[float, float, int, float]]:
+) -> StreamRun:
     content = json.dumps(body).encode()
-    out: list[tuple[float, float, int, float]] = []
+    run = StreamRun([])
     budget = n
     deadline = time.monotonic() + seconds
     request_headers = {"content-type": "application/json", **headers}
+
+    async def one() -> None:
+        try:
+            run.samples.append(await _one_stream(client, url, content, request_headers))
+        except (StreamProblem, httpx.HTTPError) as exc:
+            run.errors += 1
+            run.first_problem = run.first_problem or f"{type(exc).__name__}: {exc}"[:240]
+
     async with httpx.AsyncClient(timeout=30.0) as client:
         for _ in range(2):
-            await _one_stream(client, url, content, request_headers)
+            await one()
+        run.samples.clear()
+        run.errors = 0
 
         async def worker() -> None:
             nonlocal budget
             while budget > 0 and time.monotonic() < deadline:
                 budget -= 1
-                out.append(await _one_stream(client, url, content, request_headers))
+                await one()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return out
+    return run
+
+
+def _extend(total: StreamRun, part: StreamRun) -> None:
+    total.samples += part.samples
+    total.errors += part.errors
+    total.first_problem = total.first_problem or part.first_problem
 
 
 def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
@@ -450,12 +492,16 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
             f"streaming: TTFT ({PACED_TTFT_MS} ms simulated, {PACED_TOKENS_PER_SECOND} tok/s), "
             f"n={n} per side one at a time; per-chunk, 200-token streams, n={n_long}"
         )
-        ttft_gw: list[tuple[float, float, int, float]] = []
-        ttft_direct: list[tuple[float, float, int, float]] = []
+        ttft_gw = StreamRun([])
+        ttft_direct = StreamRun([])
         for _ in range(2):  # alternate halves so drift hits both alike
             purge_usage_queue(info)
-            ttft_direct += asyncio.run(_streams(paced_direct, paced, {}, n // 2, 1, seconds / 2))
-            ttft_gw += asyncio.run(_streams(gw_url, paced, gw_headers, n // 2, 1, seconds / 2))
+            _extend(
+                ttft_direct, asyncio.run(_streams(paced_direct, paced, {}, n // 2, 1, seconds / 2))
+            )
+            _extend(
+                ttft_gw, asyncio.run(_streams(gw_url, paced, gw_headers, n // 2, 1, seconds / 2))
+            )
         purge_usage_queue(info)
         long_direct = asyncio.run(_streams(zero_direct, long_body, {}, n_long, 1, seconds))
         long_gw = asyncio.run(_streams(gw_url, long_body, gw_headers, n_long, 1, seconds))
@@ -465,16 +511,28 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
     def ms(values: list[float], q: float) -> float:
         return percentile(values, q) * 1000
 
-    g_first = [x[0] for x in ttft_gw]
-    d_first = [x[0] for x in ttft_direct]
-    g_tail = [x[3] for x in ttft_gw]
-    d_tail = [x[3] for x in ttft_direct]
+    g_first = [x[0] for x in ttft_gw.samples]
+    d_first = [x[0] for x in ttft_direct.samples]
+    g_tail = [x[3] for x in ttft_gw.samples]
+    d_tail = [x[3] for x in ttft_direct.samples]
+    problems = "; ".join(
+        f"{name}: {r.errors} invalid ({r.first_problem})"
+        for name, r in (
+            ("gateway", ttft_gw),
+            ("direct", ttft_direct),
+            ("gateway 200-token", long_gw),
+            ("direct 200-token", long_direct),
+        )
+        if r.errors
+    )
+    if problems:
+        log(f"streaming: {problems}")
 
     def per_chunk(samples: list[tuple[float, float, int, float]]) -> list[float]:
         return [(total - first) / max(chunks - 1, 1) for first, total, chunks, _ in samples]
 
-    g_chunk, d_chunk = per_chunk(long_gw), per_chunk(long_direct)
-    chunks = long_gw[0][2] if long_gw else 0
+    g_chunk, d_chunk = per_chunk(long_gw.samples), per_chunk(long_direct.samples)
+    chunks = long_gw.samples[0][2] if long_gw.samples else 0
     return [
         Row(
             "streaming",
@@ -484,7 +542,8 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
             ms(d_first, 50),
             "direct TTFT p50",
             f"added {fmt(ms(g_first, 50) - ms(d_first, 50))} ms over HTTP (one extra hop); "
-            f"simulated TTFT {PACED_TTFT_MS} ms; n={len(g_first)}",
+            f"simulated TTFT {PACED_TTFT_MS} ms; n={len(g_first)}"
+            + (f"; INVALID STREAMS: {problems}" if problems else ""),
         ),
         Row(
             "streaming",

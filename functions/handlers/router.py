@@ -10,6 +10,8 @@ Importing this module creates no AWS client and opens no connection.
 from mangum import Mangum
 
 from modelyard.api.app import create_app
+from modelyard.logs import configure_logging
 
+configure_logging()  # once per process: JSON lines with the request id, secrets scrubbed
 app = create_app()
 handler = Mangum(app, lifespan="off", api_gateway_base_path="/")

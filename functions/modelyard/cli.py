@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from modelyard.cache import commands as cache_commands
 from modelyard.routing import commands as routing_commands
 
 
@@ -30,9 +31,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from modelyard.local.stack import LocalStack
+    from modelyard.logs import RedactingFilter
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # no key in a console line either
     stack = LocalStack(simulate=args.simulate).start()
     try:
         from modelyard.api.app import create_app
@@ -74,35 +78,75 @@ def cmd_seed(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_keys_create(args: argparse.Namespace) -> None:
-    from modelyard.auth.admin import create_key
-    from modelyard.auth.budgets import Budget
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _pepper() -> str:
     from modelyard.settings import get_settings
     from modelyard.wiring import key_pepper
 
-    models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip())
+    return key_pepper(get_settings())
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from datetime import datetime
+
+    from modelyard.auth.admin import create_key, key_view
+    from modelyard.auth.budgets import Budget
+
     budget = None
     if args.daily_budget is not None or args.monthly_budget is not None:
         budget = Budget(args.daily_budget, args.monthly_budget, hard=not args.soft_budget)
+    expires_at = None
+    if args.expires_at:
+        moment = datetime.fromisoformat(args.expires_at)
+        if moment.tzinfo is None:
+            raise CommandError("--expires-at needs a UTC offset, e.g. 2026-12-31T00:00:00Z")
+        expires_at = int(moment.timestamp())
     secret, record = create_key(
         _config_repository(),
-        key_pepper(get_settings()),
+        _pepper(),
         args.tenant,
         name=args.name or "",
-        allowed_models=models,
+        allowed_models=_csv(args.models),
+        allowed_providers=_csv(args.providers),
         budget=budget,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        expires_at=expires_at,
     )
-    print(
-        json.dumps(
-            {
-                "id": record.key_id,
-                "key": secret,
-                "tenant": record.tenant,
-                "models": list(models) or "all",
-            }
-        )
-    )
+    print(json.dumps({**key_view(record), "key": secret}))
     print("store the key now: it is not shown again", file=sys.stderr)
+
+
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    from modelyard.auth.admin import key_view
+
+    for record in _config_repository().tenant_keys(args.tenant):
+        print(json.dumps(key_view(record)))
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from modelyard.auth.admin import key_view, rotate_key
+
+    rotated = rotate_key(_config_repository(), _pepper(), args.id)
+    if rotated is None:
+        raise CommandError(f"no live key {args.id}")
+    secret, record = rotated
+    print(json.dumps({**key_view(record), "key": secret}))
+    print("the old secret is revoked; store the new one now", file=sys.stderr)
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from modelyard.auth.admin import key_view
+    from modelyard.store.config import KEY_CACHE_SECONDS
+
+    record = _config_repository().revoke_key(args.id)
+    if record is None:
+        raise CommandError(f"no key {args.id}")
+    print(json.dumps(key_view(record)))
+    print(f"every gateway refuses it within {KEY_CACHE_SECONDS:.0f} s", file=sys.stderr)
 
 
 # -- routing -----------------------------------------------------------------------------------
@@ -167,7 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--monthly-budget", type=Decimal, help="USD a month")
     create.add_argument("--soft-budget", action="store_true", help="warn instead of refusing")
+    create.add_argument("--providers", help="comma-separated provider ids the key may use")
+    create.add_argument("--rpm", type=int, help="requests per minute (all instances together)")
+    create.add_argument("--tpm", type=int, help="tokens per minute (all instances together)")
+    create.add_argument("--expires-at", help="ISO 8601 time with offset when the key stops")
     create.set_defaults(func=cmd_keys_create)
+    listing = keys.add_parser("list", help="a tenant's keys (no secrets)")
+    listing.add_argument("--tenant", required=True)
+    listing.set_defaults(func=cmd_keys_list)
+    rotate = keys.add_parser("rotate", help="new secret for a key; the old one is revoked")
+    rotate.add_argument("id", help="key id (key_...)")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("id", help="key id (key_...)")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     route = sub.add_parser("route", help="routing decisions").add_subparsers(
         dest="route_command", required=True
@@ -189,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     proj.set_defaults(func=cmd_cost_project)
 
     routing_commands.register(sub)
+    cache_commands.register(sub)
     return parser
 
 

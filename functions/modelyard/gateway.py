@@ -8,6 +8,7 @@ with moto-backed repositories and no patching.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -22,6 +23,9 @@ import anyio
 
 from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
+from modelyard.auth.ratelimits import RateLimiter, RateTicket
+from modelyard.cache import policy as cache_policy
+from modelyard.cache.replay import StreamAssembler, replay
 from modelyard.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -31,7 +35,7 @@ from modelyard.errors import (
 )
 from modelyard.jobs import JobService
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
-from modelyard.providers.base import ChatResult, StreamState
+from modelyard.providers.base import ChatResult, StreamState, openai_usage
 from modelyard.providers.errors import UpstreamError
 from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
 from modelyard.resilience.idempotency import IdempotencyGuard
@@ -46,6 +50,7 @@ from modelyard.routing.planner import (
 )
 from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
+from modelyard.store.responses import CachedResponse, ResponseCacheStore
 from modelyard.store.usage import UsageRepository
 from modelyard.usage.events import AttemptRecord, UsageEvent
 from modelyard.usage.publisher import UsagePublisher
@@ -79,6 +84,11 @@ class RequestContext:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     execution: Execution = field(default_factory=Execution)
     admission: Admission | None = None
+    #: what the key's rate limit counted at admission (None: no limit)
+    rate: RateTicket | None = None
+    #: the response cache's decision (None: caching does not apply) and its outcome
+    cache: cache_policy.CacheDecision | None = None
+    cache_status: str | None = None
 
     @property
     def day(self) -> str:
@@ -98,7 +108,15 @@ class Gateway:
         budgets: BudgetGuard | None = None,
         idempotency: IdempotencyGuard | None = None,
         shared_breaker: SharedBreaker | None = None,
+        rate_limits: RateLimiter | None = None,
+        response_cache: ResponseCacheStore | None = None,
     ) -> None:
+        #: exact-match answers per tenant (modelyard.cache); None turns caching off
+        self.response_cache = response_cache
+        #: cache writes in flight (off the response's path); kept so they are not collected
+        self.cache_writes: set[asyncio.Task[None]] = set()
+        #: per-key requests and tokens per minute; None where no limit store is wired
+        self.rate_limits = rate_limits
         #: the executor's breaker as seen by every instance; None keeps it local
         self.shared_breaker = shared_breaker
         #: `Idempotency-Key` replays; None where not wired
@@ -124,9 +142,12 @@ class Gateway:
             )
         if len(secret) > 256:
             raise AuthenticationFailed("Incorrect API key provided")
-        record = await self.config.key_async(hash_key(secret, self.pepper))
-        if record is None or record.revoked:
+        key_hash = hash_key(secret, self.pepper)
+        record = await self.config.key_async(key_hash)
+        if record is None or record.revoked or not hmac.compare_digest(record.key_hash, key_hash):
             raise AuthenticationFailed("Incorrect API key provided")
+        if record.expired():
+            raise AuthenticationFailed("API key expired", code="expired_api_key")
         return record
 
     async def models(self, key: KeyRecord) -> dict[str, Any]:
@@ -140,7 +161,7 @@ class Gateway:
         data += [
             {"id": m.id, "object": "model", "created": 0, "owned_by": m.provider}
             for m in catalog.models.values()
-            if key.allows(m.id)
+            if key.model_filter(catalog)(m.id)
         ]
         return {"object": "list", "data": data}
 
@@ -179,7 +200,7 @@ class Gateway:
             route,
             features,
             catalog,
-            allowed=key.allows,
+            allowed=key.model_filter(catalog),
             healthy=self.executor.breaker.allows,
             health=observed.health,
             feedback=observed.feedback,
@@ -195,9 +216,16 @@ class Gateway:
         key: KeyRecord,
         request_id: str,
         header_policy: str | None = None,
+        cache_control: str | None = None,
     ) -> ChatResponse | StreamResponse:
         ctx = RequestContext(request_id, key)
         plan, features = await self.plan(body, key, header_policy)
+        await self._rate_limit(
+            ctx, features.estimated_input_tokens + (features.max_output_tokens or 0)
+        )
+        hit = await self._cache_lookup(ctx, body, cache_control, header_policy)
+        if hit is not None:
+            return await self._serve_hit(ctx, plan, body, hit)
         await self._admit(ctx, plan, features.estimated_input_tokens, features.max_output_tokens)
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
@@ -214,10 +242,11 @@ class Gateway:
         plan = plan_embedding(
             RouteRequest.from_body(body),
             catalog,
-            allowed=key.allows,
+            allowed=key.model_filter(catalog),
             healthy=self.executor.breaker.allows,
             today=datetime.now(UTC).strftime("%Y-%m-%d"),
         )
+        await self._rate_limit(ctx, 0)  # counted when the usage is known
         return await self._complete(
             ctx, plan, self.executor.embed(plan.candidates, body, ctx.execution)
         )
@@ -237,6 +266,7 @@ class Gateway:
         cost = cost_usd(result.usage, candidate.price)
         meta = self._meta(ctx, plan, candidate, cost)
         response = result.body
+        self._cache_store(ctx, candidate, dict(response), result.usage, cost)
         response["modelyard"] = meta
         await self._account(ctx, self._event(ctx, plan, candidate, "ok", result.usage, cost))
         headers = self._headers(ctx, plan, candidate)
@@ -270,10 +300,15 @@ class Gateway:
         state = start.state
         status = "cancelled"
         ttft_ms = round((time.monotonic() - start.started) * 1000)
+        assembler = StreamAssembler() if ctx.cache is not None and ctx.cache.write else None
         try:
+            if assembler is not None:
+                assembler.feed(start.first_chunk)
             yield b"data: " + start.first_chunk + b"\n\n"
             try:
                 async for chunk in start.chunks:
+                    if assembler is not None:
+                        assembler.feed(chunk)
                     yield b"data: " + chunk + b"\n\n"
             except UpstreamError as exc:
                 status = "partial"
@@ -295,11 +330,115 @@ class Gateway:
                 event.usage_estimated = estimated
                 event.stream = True
                 await self._account(ctx, event)
+        if assembler is not None and not estimated:  # a complete stream with real usage
+            reported = (state.usage_chunk or {}).get("usage") or openai_usage(usage)
+            assembled = assembler.completion(reported)
+            if assembled is not None:
+                self._cache_store(ctx, start.candidate, assembled, usage, cost)
         if include_usage:
             final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
             final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
             yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
+
+    # -- response cache (modelyard.cache) ------------------------------------------------------
+    async def _cache_lookup(
+        self,
+        ctx: RequestContext,
+        body: dict[str, Any],
+        cache_control: str | None,
+        header_policy: str | None,
+    ) -> CachedResponse | None:
+        """Decide whether the cache applies; if it may answer, one GetItem. Never raises."""
+        if self.response_cache is None:
+            return None
+        ctx.cache = cache_policy.decide(
+            ctx.key.tenant, body, ctx.key.cache, cache_control, header_policy
+        )
+        if ctx.cache is None:
+            return None
+        ctx.cache_status = ctx.cache.header
+        if not ctx.cache.read:
+            return None
+        try:
+            entry = await asyncio.to_thread(
+                self.response_cache.get, ctx.key.tenant, ctx.cache.key, ctx.cache.max_age
+            )
+        except Exception:
+            logger.exception("response cache lookup failed; answering from upstream")
+            return None
+        if entry is None:
+            return None
+        # a key that may not use the model that answered (another key's entry) misses
+        allowed = ctx.key.model_filter(await self.config.catalog_async())
+        return entry if allowed(entry.model) else None
+
+    async def _serve_hit(
+        self, ctx: RequestContext, plan: RoutePlan, body: dict[str, Any], entry: CachedResponse
+    ) -> ChatResponse | StreamResponse:
+        """The cached answer: no upstream, nothing reserved, one ledger item (cost 0, the
+        original cost as its saving), published before the first byte."""
+        ctx.cache_status = cache_policy.HIT
+        candidate = plan.candidates[0]
+        event = self._event(ctx, plan, candidate, "ok", TokenUsage(), Decimal(0))
+        event.model, event.provider = entry.model, entry.provider
+        event.price_version, event.saved_usd = entry.price_version, entry.cost_usd
+        event.stream = bool(body.get("stream"))
+        await self._account(ctx, event)  # no budget held; a rate ticket settles at 0 tokens
+        meta = self._meta(ctx, plan, candidate, Decimal(0))
+        saved = format_usd(entry.cost_usd)
+        meta.update(model=entry.model, provider=entry.provider, saved_usd=saved)
+        headers = self._headers(ctx, plan, candidate)
+        headers.update(
+            {
+                "x-modelyard-model": entry.model,
+                "x-modelyard-provider": entry.provider,
+                "x-modelyard-attempts": "0",
+                "x-modelyard-cost-usd": "0",
+                "x-modelyard-saved-usd": saved,
+                "x-modelyard-route-reason": f"cached answer of {entry.source_request_id}",
+                "age": str(entry.age()),
+            }
+        )
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamResponse(_frames(replay(entry.body, include_usage, meta)), headers)
+        return ChatResponse({**entry.body, "modelyard": meta}, headers)
+
+    def _cache_store(
+        self,
+        ctx: RequestContext,
+        candidate: Candidate,
+        response: dict[str, Any],
+        usage: TokenUsage,
+        cost: Decimal,
+    ) -> None:
+        """Store a successful answer in the background: a lost write costs a later miss."""
+        store, decision = self.response_cache, ctx.cache
+        if store is None or decision is None or not decision.write:
+            return
+        entry = CachedResponse(
+            body={k: v for k, v in response.items() if k != "modelyard"},
+            model=candidate.model.id,
+            provider=candidate.provider.id,
+            cost_usd=cost,
+            usage=usage,
+            created_at=time.time(),
+            source_request_id=ctx.request_id,
+            price_version=candidate.price.version,
+        )
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(
+                    store.put, ctx.key.tenant, decision.key, entry, decision.ttl
+                )
+            except Exception:
+                logger.exception("response cache write failed for %s", ctx.request_id)
+
+        task = asyncio.get_running_loop().create_task(write())
+        self.cache_writes.add(task)
+        task.add_done_callback(self.cache_writes.discard)
 
     # -- accounting ----------------------------------------------------------------------------
     async def _admit(
@@ -319,9 +458,18 @@ class Gateway:
             self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at
         )
 
+    async def _rate_limit(self, ctx: RequestContext, tokens: int) -> None:
+        """Count the request against its key's per-minute limits (429 when spent)."""
+        limited = ctx.key.rpm is not None or ctx.key.tpm is not None
+        if self.rate_limits is not None and limited:
+            ctx.rate = await asyncio.to_thread(self.rate_limits.admit, ctx.key, tokens)
+
     async def _account(self, ctx: RequestContext, event: UsageEvent) -> None:
         """Publish the request's one usage event and settle its budget reservations."""
         await self.publisher.publish(event)
+        if ctx.rate is not None and self.rate_limits is not None:
+            used = event.input_tokens + event.output_tokens
+            await asyncio.to_thread(self.rate_limits.settle, ctx.rate, used)
         if ctx.admission is not None and self.budgets is not None:
             await asyncio.to_thread(self.budgets.settle, ctx.admission, event.cost_usd)
 
@@ -369,12 +517,13 @@ class Gateway:
             latency_ms=round((time.monotonic() - ctx.started) * 1000),
             ttft_ms=ttft_ms,
             attempts=[AttemptRecord(**a.as_dict()) for a in ctx.execution.attempts],
+            cache=ctx.cache_status,  # type: ignore[arg-type]
         )
 
     def _meta(
         self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate, cost: Decimal
     ) -> dict[str, Any]:
-        return {
+        meta = {
             "request_id": ctx.request_id,
             "task": plan.task,
             "model": candidate.model.id,
@@ -383,6 +532,9 @@ class Gateway:
             "cost_usd": format_usd(cost),
             "route_reason": plan.reason,
         }
+        if ctx.cache_status is not None:
+            meta["cache"] = ctx.cache_status
+        return meta
 
     def _headers(
         self, ctx: RequestContext, plan: RoutePlan, candidate: Candidate
@@ -397,6 +549,8 @@ class Gateway:
             ),
             "x-modelyard-route-reason": _header_safe(plan.reason),
         }
+        if ctx.cache_status is not None:
+            headers["x-modelyard-cache"] = ctx.cache_status
         if ctx.admission is not None and ctx.admission.warnings:
             headers["x-modelyard-budget-warning"] = _header_safe("; ".join(ctx.admission.warnings))
         return headers
@@ -462,3 +616,8 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
     aclose = getattr(chunks, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+async def _frames(frames: list[bytes]) -> AsyncIterator[bytes]:
+    for frame in frames:
+        yield frame

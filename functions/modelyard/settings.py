@@ -29,6 +29,8 @@ class Settings:
     attempt_timeout_seconds: float
     #: a streaming attempt until its first chunk
     first_token_timeout_seconds: float
+    #: the response cache (modelyard.cache); off turns it off for every key
+    response_cache: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,6 +50,8 @@ class Settings:
             deadline_seconds=float(e.get("MODELYARD_DEADLINE_SECONDS", "120")),
             attempt_timeout_seconds=float(e.get("MODELYARD_ATTEMPT_TIMEOUT_SECONDS", "60")),
             first_token_timeout_seconds=float(e.get("MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS", "20")),
+            response_cache=e.get("MODELYARD_RESPONSE_CACHE", "on").lower()
+            not in {"0", "off", "false", "no"},
         )
 
 

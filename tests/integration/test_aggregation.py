@@ -74,7 +74,6 @@ def assert_reconciled(tenant: str, expected_requests: int) -> None:
     assert day["cost_usd"] == sum(i["cost_usd"] for i in ledger)
     assert day["input_tokens"] == sum(i["input_tokens"] for i in ledger)
     assert day["output_tokens"] == sum(i["output_tokens"] for i in ledger)
-    assert counters["MONTH#2026-11"]["cost_usd"] == day["cost_usd"]
     by_model: dict[str, Decimal] = defaultdict(Decimal)
     for item in ledger:
         by_model[item["model"]] += item["cost_usd"]

@@ -52,6 +52,8 @@ MOTO_CANNOT_DEPLOY = frozenset(
         "AWS::ApiGateway::Stage",
         # No moto CloudFormation model (and it only exists when AlertEmail is set).
         "AWS::SNS::Subscription",
+        # Only exists when WebAclArn is set; moto's CloudFormation has no WAFv2 model.
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
 

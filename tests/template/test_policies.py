@@ -28,6 +28,7 @@ EXPECTED: dict[str, Grants] = {
             "dynamodb:Query",
             "dynamodb:ConditionCheckItem",
             "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
         },
         "UsageQueue": {"sqs:SendMessage"},
         "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
@@ -49,6 +50,17 @@ EXPECTED: dict[str, Grants] = {
             "sqs:GetQueueAttributes",
             "sqs:ChangeMessageVisibility",
         },
+    },
+    # the admin API: the only writer of ConfigTable (keys and their index items, tenants)
+    "AdminFunction": {
+        "ConfigTable": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        "UsageTable": {"dynamodb:Query"},
+        "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
     },
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
@@ -154,11 +166,15 @@ def test_only_the_logs_managed_policy(translated: dict[str, Any], function_id: s
         assert text.endswith(f":policy/service-role/{BASIC_EXECUTION_POLICY}"), text
 
 
-def test_nothing_writes_the_config_table(translated: dict[str, Any]) -> None:
-    # ConfigTable is written by `modelyard seed` (the operator), never by a function.
-    for function_id in EXPECTED:
-        actions = grants(translated, function_id).get("ConfigTable", set())
-        assert not actions & WRITE_ACTIONS, function_id
+def test_only_the_admin_function_writes_the_config_table(translated: dict[str, Any]) -> None:
+    # ConfigTable is written by `modelyard seed` and `modelyard keys` (the operator) and by the
+    # IAM-authorised admin API; the router, which serves the internet, only reads it.
+    writers = {
+        function_id
+        for function_id in EXPECTED
+        if grants(translated, function_id).get("ConfigTable", set()) & WRITE_ACTIONS
+    }
+    assert writers == {"AdminFunction"}
 
 
 def test_aggregator_has_no_config_access_and_no_secrets(translated: dict[str, Any]) -> None:
@@ -176,17 +192,20 @@ def test_roles_trust_only_lambda(translated: dict[str, Any]) -> None:
         assert _as_list(statement["Action"]) == ["sts:AssumeRole"]
 
 
-def test_api_gateway_permission_is_scoped_to_this_api(translated: dict[str, Any]) -> None:
+def test_api_gateway_permissions_are_scoped_to_this_api(translated: dict[str, Any]) -> None:
     permissions = [
         r["Properties"]
         for r in translated["Resources"].values()
         if r["Type"] == "AWS::Lambda::Permission"
     ]
-    (permission,) = permissions
-    assert permission["FunctionName"] == {"Ref": "RouterFunction"}
-    assert permission["Principal"] == "apigateway.amazonaws.com"
-    assert permission["Action"] == "lambda:InvokeFunction"
-    assert _resource_ids(permission["SourceArn"]) == {"Api"}
+    assert sorted(p["FunctionName"]["Ref"] for p in permissions) == [
+        "AdminFunction",
+        "RouterFunction",
+    ]
+    for permission in permissions:
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["Action"] == "lambda:InvokeFunction"
+        assert _resource_ids(permission["SourceArn"]) == {"Api"}
 
 
 def test_state_machine_grants_are_exactly_what_it_uses(translated: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from modelyard.settings import Settings
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 TABLES = ("ConfigTable", "UsageTable")
-FUNCTIONS = ("RouterFunction", "CostAggregatorFunction", "ProviderAttemptFunction")
+FUNCTIONS = ("RouterFunction", "CostAggregatorFunction", "ProviderAttemptFunction", "AdminFunction")
 STREAMING_URI = re.compile(
     r"^arn:\$\{AWS::Partition\}:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
     r"\$\{RouterFunction\.Arn\}/response-streaming-invocations$"
@@ -274,12 +274,14 @@ def test_state_machine_is_the_definition_file(
 # ------------------------------------------------------------------ API
 
 
-def test_api_streams_every_path_to_the_router(translated: dict[str, Any]) -> None:
+def test_api_streams_every_path_but_admin_to_the_router(translated: dict[str, Any]) -> None:
     props = _props(translated, "Api")
     assert props["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    paths = props["Body"]["paths"]
-    assert set(paths) == {"/", "/{proxy+}"}
+    paths = dict(props["Body"]["paths"])
+    assert set(paths) == {"/", "/{proxy+}", "/admin/{proxy+}"}
+    del paths["/admin/{proxy+}"]
     for path, item in paths.items():
+        assert "security" not in item["x-amazon-apigateway-any-method"], path
         integration = item["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", path
         assert integration["httpMethod"] == "POST", path
@@ -287,6 +289,40 @@ def test_api_streams_every_path_to_the_router(translated: dict[str, Any]) -> Non
         # streaming integrations may run for up to 15 minutes
         assert 29_000 < integration["timeoutInMillis"] <= 900_000, path
         assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), path
+
+
+def test_admin_paths_need_iam_auth_and_reach_only_the_admin_function(
+    translated: dict[str, Any],
+) -> None:
+    body = _props(translated, "Api")["Body"]
+    method = body["paths"]["/admin/{proxy+}"]["x-amazon-apigateway-any-method"]
+    (requirement,) = method["security"]
+    (scheme_name,) = requirement
+    scheme = body["components"]["securitySchemes"][scheme_name]
+    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"  # AuthorizationType AWS_IAM
+    integration = method["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy"
+    assert "${AdminFunction.Arn}/invocations" in integration["uri"]["Fn::Sub"]
+    assert _props(translated, "AdminFunction")["Handler"] == "handlers.admin.handler"
+
+
+def test_admin_environment(deployed: Deployed) -> None:
+    env = _function_env(deployed, "AdminFunction")
+    assert env["MODELYARD_CONFIG_TABLE"] == deployed.physical["ConfigTable"]
+    assert env["MODELYARD_USAGE_TABLE"] == deployed.physical["UsageTable"]
+    assert env["MODELYARD_KEY_PEPPER_SECRET_ARN"] == deployed.secret_arns["KeyPepperSecret"]
+    # no upstream credentials: the admin API never calls a provider
+    assert "MODELYARD_PROVIDER_SECRET_ARN" not in env
+
+
+def test_waf_association_is_optional_and_targets_the_stage(translated: dict[str, Any]) -> None:
+    association = translated["Resources"]["ApiWebAclAssociation"]
+    assert association["Type"] == "AWS::WAFv2::WebACLAssociation"
+    assert association["Condition"] == "HasWebAcl"
+    assert translated["Parameters"]["WebAclArn"]["Default"] == ""
+    arn = association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert arn.endswith("::/restapis/${Api}/stages/${ApiStage}")
+    assert association["Properties"]["WebACLArn"] == {"Ref": "WebAclArn"}
 
 
 def test_api_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> None:

@@ -19,25 +19,30 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api import errors
+from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
+from modelyard.api.limits import parse_json_body
 from modelyard.api.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
     ErrorResponse,
     FeedbackRequest,
     ModelList,
+    documented_body,
+    with_body_definitions,
 )
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import InvalidRequest, PayloadTooLarge
 from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
+from modelyard.logs import REQUEST_ID, log_exchange
 from modelyard.settings import Settings, get_settings
 
 access_log = logging.getLogger("modelyard.access")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 429, 502, 504)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 415, 429, 502, 504)
 }
 
 
@@ -56,6 +61,7 @@ class RequestIdMiddleware:
             return
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_token = REQUEST_ID.set(request_id)  # on every log line of the request
         started = time.perf_counter()
         status = 0
 
@@ -80,10 +86,12 @@ class RequestIdMiddleware:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+            REQUEST_ID.reset(request_id_token)
 
 
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object, refusing anything larger than `max_bytes` before reading it."""
+    """The body as a JSON object, refusing anything larger than `max_bytes` before reading it
+    (and, see api.limits, any other content type, invalid UTF-8 and too deep nesting)."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
@@ -94,13 +102,7 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         if size > max_bytes:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
         chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, RecursionError):
-        raise InvalidRequest("request body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
-    return body
+    return parse_json_body(b"".join(chunks), request.headers.get("content-type"))
 
 
 def _json(body: dict[str, Any], headers: dict[str, str]) -> Response:
@@ -143,6 +145,9 @@ def create_app(
 
     app.state.gateway = current_gateway
     app.include_router(compat_router)
+    app.include_router(admin_router)
+    openapi = app.openapi
+    app.openapi = lambda: with_body_definitions(openapi())  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -166,7 +171,11 @@ def create_app(
         )
         return JSONResponse(await gw.tenant_usage(key, since, until))
 
-    @app.post("/v1/feedback", responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/feedback",
+        responses=ERROR_RESPONSES,
+        openapi_extra=documented_body(FeedbackRequest),
+    )
     async def feedback(request: Request) -> JSONResponse:
         gw = current_gateway()
         key = await gw.authenticate(
@@ -183,18 +192,7 @@ def create_app(
         "/v1/chat/completions",
         response_model=ChatCompletion,
         responses=ERROR_RESPONSES,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": ChatCompletionRequest.model_json_schema(
-                            ref_template="#/components/schemas/{model}"
-                        )
-                    }
-                },
-            }
-        },
+        openapi_extra=documented_body(ChatCompletionRequest),
     )
     async def chat_completions(request: Request) -> Response:
         gw = current_gateway()
@@ -212,11 +210,12 @@ def create_app(
                 gw, body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
             )
         policy = request.headers.get("x-modelyard-policy")
+        cache_control = request.headers.get("cache-control")
         idempotency_key = request.headers.get("idempotency-key")
         if idempotency_key is not None and not body.get("stream") and gw.idempotency:
 
             async def first_run() -> dict[str, Any]:
-                outcome = await gw.chat(body, key, request.state.request_id, policy)
+                outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
                 assert isinstance(outcome, ChatResponse)
                 return {"body": outcome.body, "headers": outcome.headers}
 
@@ -225,9 +224,12 @@ def create_app(
             )
             headers = {**stored["headers"], "x-modelyard-idempotent-replay": str(replayed).lower()}
             return _json(stored["body"], headers)
-        outcome = await gw.chat(body, key, request.state.request_id, policy)
+        outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
         if isinstance(outcome, StreamResponse):
             return EventStreamResponse(outcome.chunks, headers=outcome.headers)
+        tenant = await gw.config.tenant_async(key.tenant)
+        if tenant is not None and tenant.log_prompts:  # the tenant's opt-in, never by default
+            log_exchange(request.state.request_id, key.tenant, body, outcome.body)
         return _json(outcome.body, outcome.headers)
 
     @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelyard.api import errors
-from modelyard.api.schemas import ChatCompletionRequest
+from modelyard.api.schemas import ChatCompletionRequest, documented_body
 from modelyard.api.sse import EventStreamResponse
 from modelyard.errors import GatewayError, InvalidRequest
 from modelyard.gateway import Gateway, StreamResponse
@@ -69,7 +69,7 @@ async def _body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
     return body
 
 
-@router.post("/v1/messages")
+@router.post("/v1/messages", openapi_extra=documented_body(MessagesRequest))
 async def messages(request: Request) -> Response:
     """Anthropic's Messages API (the anthropic SDK with `base_url` at this host)."""
     request_id: str = request.state.request_id
@@ -96,7 +96,7 @@ async def messages(request: Request) -> Response:
     return JSONResponse(message_from_openai(outcome.body, message_id), headers=outcome.headers)
 
 
-@router.post("/v1/embeddings")
+@router.post("/v1/embeddings", openapi_extra=documented_body(EmbeddingsRequest))
 async def embeddings(request: Request) -> Response:
     """OpenAI's embeddings, served by an embedding model and accounted like a completion."""
     gateway = _gateway(request)

@@ -3,17 +3,30 @@
 Requests are validated with these models and then forwarded as the client's own JSON, so a
 field a provider added yesterday passes through untouched; responses are documented with them
 (OpenAPI) but written straight from the upstream's JSON, without a pydantic round trip.
+
+Unknown fields are forwarded, not rejected: OpenAI adds request fields often, and a gateway
+that refused them would break clients on the day their SDK learns a new one. They are bounded
+all the same: the body's size and JSON nesting depth (api/limits.py) and the number of
+top-level fields count them, and each provider adapter decides what it sends upstream.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_MESSAGES = 2048
 MAX_TOOLS = 128
+#: text characters in one message, and in all messages of a request together
+MAX_MESSAGE_CHARS = 512_000
+MAX_TOTAL_CHARS = 1_000_000
+#: one tool's JSON schema (`function.parameters`), serialised
+MAX_TOOL_SCHEMA_BYTES = 32_768
+#: top-level fields of a request, known and unknown (unknown ones are forwarded)
+MAX_TOP_LEVEL_FIELDS = 64
 
 
 class _Open(BaseModel):
@@ -71,6 +84,19 @@ class ResponseFormat(_Open):
     json_schema: dict[str, Any] | None = None
 
 
+class CacheOptions(BaseModel):
+    """The response cache for one request (`"cache": true` takes the defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: accept an entry at most this old and keep a new one this long (seconds; 0 refreshes)
+    max_age: int | None = Field(default=None, ge=0)
+    #: skip the lookup and refresh the entry (as `Cache-Control: no-cache`)
+    no_cache: bool | None = None
+    #: never write the answer (as `Cache-Control: no-store`)
+    no_store: bool | None = None
+
+
 class ModelyardOptions(BaseModel):
     """Routing overrides (the SDKs' `extra_body={"modelyard": {...}}`)."""
 
@@ -84,6 +110,8 @@ class ModelyardOptions(BaseModel):
     fallbacks: list[str] | None = Field(default=None, max_length=10)
     task: str | None = None
     hedge: bool | None = None
+    #: true/false forces the response cache on/off; an object sets its directives
+    cache: bool | CacheOptions | None = None
 
 
 class ChatCompletionRequest(_Open):
@@ -108,6 +136,40 @@ class ChatCompletionRequest(_Open):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     modelyard: ModelyardOptions | None = None
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> ChatCompletionRequest:
+        """Input limits that the field types cannot say (each a 400, never a 5xx)."""
+        fields = len(self.model_fields_set | set(self.model_extra or {}))
+        if fields > MAX_TOP_LEVEL_FIELDS:
+            raise ValueError(f"more than {MAX_TOP_LEVEL_FIELDS} top-level fields ({fields})")
+        total = 0
+        for index, message in enumerate(self.messages):
+            chars = _text_chars(message.content)
+            if chars > MAX_MESSAGE_CHARS:
+                raise ValueError(
+                    f"messages[{index}] has {chars} characters of text; at most "
+                    f"{MAX_MESSAGE_CHARS} per message"
+                )
+            total += chars
+        if total > MAX_TOTAL_CHARS:
+            raise ValueError(f"messages have {total} characters of text; at most {MAX_TOTAL_CHARS}")
+        for index, tool in enumerate(self.tools or ()):
+            size = len(json.dumps(tool.function.parameters or {}, separators=(",", ":")))
+            if size > MAX_TOOL_SCHEMA_BYTES:
+                raise ValueError(
+                    f"tools[{index}].function.parameters is {size} bytes; at most "
+                    f"{MAX_TOOL_SCHEMA_BYTES}"
+                )
+        return self
+
+
+def _text_chars(content: str | list[ContentPart] | None) -> int:
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return len(content)
+    return sum(len(part.text or "") for part in content)
 
 
 class FeedbackRequest(BaseModel):
@@ -144,6 +206,9 @@ class ModelyardInfo(BaseModel):
     attempts: list[AttemptInfo]
     cost_usd: str
     route_reason: str
+    #: `hit` when served from the response cache (then `saved_usd` is what it saved)
+    cache: str | None = None
+    saved_usd: str | None = None
 
 
 class AssistantMessage(_Open):
@@ -189,3 +254,30 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# -- OpenAPI for bodies the routes read themselves ----------------------------------------------
+
+#: JSON schemas of the models that `documented_body` refers to, for the document's components
+BODY_DEFINITIONS: dict[str, dict[str, Any]] = {}
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting `model` as a route's JSON body.
+
+    The routes read and limit their bodies themselves (api.limits) before validating them, so
+    FastAPI does not see the model; this puts it in the OpenAPI document all the same (with
+    the nested models it refers to in `BODY_DEFINITIONS`, merged into the components by
+    `with_body_definitions`), so that clients and Schemathesis see the real request bodies.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    BODY_DEFINITIONS.update(schema.pop("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def with_body_definitions(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with every body model's nested definitions in its components."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in BODY_DEFINITIONS.items():
+        schemas.setdefault(name, definition)
+    return document

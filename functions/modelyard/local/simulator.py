@@ -11,6 +11,11 @@ of `MODELYARD_SIM_FAULTS`. Every reply says it is simulated (`system_fingerprint
 true` always).
 
 In-band control for tests: `[sim:tokens=N]` in the last user message sets the reply length.
+
+SIMULATED prompt caching (OpenAI's rule, deterministic): on the OpenAI wire, a request whose
+messages before the last one come to at least 1024 tokens and repeat a prefix the same model
+saw before reports that prefix, rounded down to 128-token steps, as
+`prompt_tokens_details.cached_tokens`.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from modelyard.providers.anthropic import error_type_for_status, openai_request
 FINGERPRINT = "modelyard-simulated"
 SIM_HEADERS = {"x-modelyard-simulated": "true"}
 DEFAULT_REPLY_TOKENS = 24
+#: OpenAI caches prompts from 1024 tokens on, in 128-token steps
+PROMPT_CACHE_MIN_TOKENS = 1024
+PROMPT_CACHE_STEP = 128
 EMBEDDING_DIMENSIONS = 1536
 _TOKENS_DIRECTIVE = re.compile(r"\[sim:tokens=(\d{1,5})\]")
 _WORDS = [
@@ -99,6 +107,8 @@ class Simulator:
         self.retry_after = retry_after
         self.rng = random.Random(seed)
         self.calls: Counter[str] = Counter()
+        #: hashes of the prompt prefixes each model has seen (the simulated prompt cache)
+        self.prompt_prefixes: set[str] = set()
 
     # -- pacing and content --------------------------------------------------------------------
     def _model(self, name: str) -> SimModel | None:
@@ -108,6 +118,17 @@ class Simulator:
         if self.latency == "zero":
             return 0.0, 0.0
         return model.ttft_ms / 1000, 1 / max(model.tokens_per_second, 1)
+
+    def _cached_tokens(self, model: SimModel, messages: list[dict[str, Any]]) -> int:
+        """Tokens of the prompt prefix (all but the last message) seen before, if long enough."""
+        prefix = messages[:-1]
+        tokens = _token_count(" ".join(_text_of(m.get("content")) for m in prefix))
+        if not prefix or tokens < PROMPT_CACHE_MIN_TOKENS:
+            return 0
+        key = hashlib.sha256(json.dumps([model.id, prefix], sort_keys=True).encode()).hexdigest()
+        seen = key in self.prompt_prefixes
+        self.prompt_prefixes.add(key)
+        return tokens // PROMPT_CACHE_STEP * PROMPT_CACHE_STEP if seen else 0
 
     def _fault(self, model: SimModel) -> Fault | None:
         return pick_fault(self.faults, (model.id, model.upstream), self.rng)
@@ -141,6 +162,7 @@ class Simulator:
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(3600)
         reply = _Reply.build(body, model)
+        reply.cached_tokens = self._cached_tokens(model, body.get("messages") or [])
         ttft, per_token = self._delays(model)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -436,6 +458,7 @@ class Simulator:
                 raise ValueError("latency is 'realistic' or 'zero'")
             self.latency = latency
         self.calls.clear()
+        self.prompt_prefixes.clear()
 
     def app(self) -> Starlette:
         return Starlette(
@@ -462,6 +485,7 @@ class _Reply:
     pieces: list[str]
     tool_calls: list[dict[str, Any]]
     prompt_tokens: int
+    cached_tokens: int = 0
 
     @property
     def completion_tokens(self) -> int:
@@ -511,7 +535,7 @@ class _Reply:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             "completion_tokens_details": {"reasoning_tokens": 0},
         }
 

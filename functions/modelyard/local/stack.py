@@ -80,6 +80,9 @@ class LocalStack:
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        from modelyard.local.moto_patches import install
+
+        install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
         self.moto_port = free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)

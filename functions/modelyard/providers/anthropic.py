@@ -96,10 +96,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     for part in content:
         kind = part.get("type")
         if kind == "text":
-            block: dict[str, Any] = {"type": "text", "text": part.get("text", "")}
-            if "cache_control" in part:
-                block["cache_control"] = part["cache_control"]
-            blocks.append(block)
+            blocks.append(_text_part(part))
         elif kind == "image_url":
             url = (part.get("image_url") or {}).get("url", "")
             inline = data_url(url)
@@ -113,7 +110,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
 
 
 def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, Any]:
-    system: list[str] = []
+    system: list[dict[str, Any]] = []  # text blocks, with their cache_control if any
     messages: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -126,7 +123,7 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
-            system.extend(b["text"] for b in _blocks(content) if b["type"] == "text")
+            system.extend(b for b in _blocks(content) if b["type"] == "text")
         elif role == "assistant":
             blocks = _blocks(content)
             for call in message.get("tool_calls") or []:
@@ -157,15 +154,17 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
 
     instruction = json_instruction(body.get("response_format"))
     if instruction:
-        system.append(instruction)
+        system.append({"type": "text", "text": instruction})
 
     out: dict[str, Any] = {
         "model": model.upstream,
         "messages": messages,
         "max_tokens": max_tokens(body, model, DEFAULT_MAX_TOKENS),
     }
-    if system:
-        out["system"] = "\n\n".join(system)
+    if any("cache_control" in b for b in system):
+        out["system"] = system  # blocks: a prompt-cache breakpoint must stay on its block
+    elif system:
+        out["system"] = "\n\n".join(b["text"] for b in system)
     if body.get("temperature") is not None:
         out["temperature"] = min(float(body["temperature"]), 1.0)  # Anthropic's range is 0..1
     if body.get("top_p") is not None:
@@ -371,7 +370,12 @@ def openai_request(body: dict[str, Any]) -> dict[str, Any]:
     `to_anthropic`); streams always ask for usage, which `message_delta` must carry."""
     messages: list[dict[str, Any]] = []
     system = body.get("system")
-    if system:
+    if isinstance(system, list) and any(
+        isinstance(b, dict) and "cache_control" in b for b in system
+    ):
+        parts = [_text_part(b) for b in system if isinstance(b, dict) and b.get("type") == "text"]
+        messages.append({"role": "system", "content": parts})
+    elif system:
         text = system if isinstance(system, str) else _texts(system)
         messages.append({"role": "system", "content": text})
     for message in body.get("messages") or []:
@@ -413,6 +417,14 @@ def openai_request(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _text_part(block: dict[str, Any]) -> dict[str, Any]:
+    """A Messages text block as an OpenAI text part, keeping its prompt-cache breakpoint."""
+    part: dict[str, Any] = {"type": "text", "text": block.get("text", "")}
+    if "cache_control" in block:
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
 def _texts(blocks: Any) -> str:
     return "\n\n".join(
         str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
@@ -431,7 +443,7 @@ def _openai_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
     for block in content or []:
         kind = block.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": block.get("text", "")})
+            parts.append(_text_part(block))
         elif kind == "image":
             source = block.get("source") or {}
             url = (

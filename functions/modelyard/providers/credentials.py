@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modelyard.logs import register_secret
 from modelyard.settings import get_settings
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -28,4 +29,8 @@ def _provider_secrets(secret_id: str) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.parameters import get_secret
 
     value = get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        return {}
+    for credential in value.values():
+        register_secret(str(credential))  # never in a log line, whatever logs it
+    return value

@@ -6,7 +6,12 @@ Item layout (pk / sk):
   CATALOG / PRICE#<model>#<date>        one price version
   CATALOG / QUALITY#<task>#<model>      a per-task quality score
   KEY#<hmac> / KEY                      an API key (the hash is the lookup)
+  KEYID#<id> / KEY                      the same key, by id (admin: rotate, revoke)
+  TENANT#<t> / KEY#<id>                 the same key, by tenant (admin: list)
+  TENANT#<t> / TENANT                   the tenant's settings (budgets, prompt logging)
 The whole catalog is one partition: one paginated Query loads it, then it is cached.
+The three items of a key carry the same attributes (plus `key_hash`) and are only ever written
+together, in one TransactWriteItems, so the indexes never disagree with the key.
 """
 
 from __future__ import annotations
@@ -14,17 +19,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from modelyard.auth.budgets import Budget
 from modelyard.auth.keys import KeyRecord
+from modelyard.auth.tenants import TenantSettings
 from modelyard.catalog import Capabilities, Catalog, Model, Provider, QualityScore
 from modelyard.pricing.prices import Price
 from modelyard.store.cache import TtlCache
-from modelyard.store.dynamo import as_int, from_item, query_all, to_item
+from modelyard.store.dynamo import as_int, from_item, query_all, to_item, write_batch
 
 CATALOG_PK = "CATALOG"
+#: The longest a key look-up is trusted, whatever the catalog's cache age: a key revoked or
+#: rotated on one instance stops working on every other within this many seconds. Keys live in
+#: many Lambda instances that nothing can notify, so the only bound is the cache's age; at
+#: 5 s the price is one eventually consistent GetItem (half a read unit) per key per instance
+#: every 5 s, whatever the request rate, which is small next to what a request costs. A
+#: revocation marker read with each request would cost a read per request for the same bound.
+KEY_CACHE_SECONDS = 5.0
 
 
 class ConfigRepository:
@@ -32,8 +46,12 @@ class ConfigRepository:
         self.table = table
         self.client = client
         self._catalog: TtlCache[Catalog] = TtlCache(cache_seconds)
-        self._keys: TtlCache[KeyRecord] = TtlCache(cache_seconds, negative_ttl=5.0)
-        self._tenants: TtlCache[Budget] = TtlCache(cache_seconds, negative_ttl=cache_seconds)
+        self._keys: TtlCache[KeyRecord] = TtlCache(
+            min(cache_seconds, KEY_CACHE_SECONDS), negative_ttl=5.0
+        )
+        self._tenants: TtlCache[TenantSettings] = TtlCache(
+            cache_seconds, negative_ttl=cache_seconds
+        )
 
     # -- catalog -------------------------------------------------------------------------------
     def catalog(self) -> Catalog:
@@ -81,49 +99,124 @@ class ConfigRepository:
         return key_from_item(from_item(item)) if item else None
 
     def put_key(self, record: KeyRecord) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item=to_item(
-                {
-                    "pk": f"KEY#{record.key_hash}",
-                    "sk": "KEY",
-                    "key_id": record.key_id,
-                    "tenant": record.tenant,
-                    "name": record.name,
-                    "created_at": record.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "revoked": record.revoked,
-                    "admin": record.admin,
-                    "allowed_models": list(record.allowed_models) or None,
-                    **(record.budget.as_item() if record.budget else {}),
-                }
-            ),
+        """Write a key and its two index items together."""
+        item = key_item(record)
+        self.client.transact_write_items(
+            TransactItems=[{"Put": self._put(item, pk, sk)} for pk, sk in _key_locations(record)]
         )
         self._keys.invalidate(record.key_hash)
 
+    def key_by_id(self, key_id: str) -> KeyRecord | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key=to_item({"pk": f"KEYID#{key_id}", "sk": "KEY"}),
+            ConsistentRead=True,
+        )
+        return key_from_item(from_item(response["Item"])) if "Item" in response else None
+
+    def tenant_keys(self, tenant: str) -> list[KeyRecord]:
+        items = query_all(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :key)",
+            ExpressionAttributeValues=to_item({":pk": f"TENANT#{tenant}", ":key": "KEY#"}),
+        )
+        return [key_from_item(item) for item in items]
+
+    def revoke_key(self, key_id: str) -> KeyRecord | None:
+        """Mark the key revoked on all three items; None when there is no such key."""
+        record = self.key_by_id(key_id)
+        if record is None:
+            return None
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": to_item({"pk": pk, "sk": sk}),
+                        "UpdateExpression": "SET revoked = :true",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": to_item({":true": True}),
+                    }
+                }
+                for pk, sk in _key_locations(record)
+            ]
+        )
+        self._keys.invalidate(record.key_hash)
+        return replace(record, revoked=True)
+
+    def rotate_key(self, key_id: str, new_hash: str) -> KeyRecord | None:
+        """Give the key a new secret (same id, limits, budgets and usage); the old secret is
+        revoked in the same transaction. None when there is no such live key, or when a
+        concurrent rotation won."""
+        old = self.key_by_id(key_id)
+        if old is None or old.revoked:
+            return None
+        new = replace(old, key_hash=new_hash)
+        item = key_item(new)
+        by_id = self._put(item, f"KEYID#{key_id}", "KEY")
+        by_id["ConditionExpression"] = "key_hash = :old"
+        by_id["ExpressionAttributeValues"] = to_item({":old": old.key_hash})
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item({"pk": f"KEY#{old.key_hash}", "sk": "KEY"}),
+                            "UpdateExpression": "SET revoked = :true",
+                            "ExpressionAttributeValues": to_item({":true": True}),
+                        }
+                    },
+                    {"Put": self._put(item, f"KEY#{new_hash}", "KEY")},
+                    {"Put": by_id},
+                    {"Put": self._put(item, f"TENANT#{old.tenant}", f"KEY#{key_id}")},
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException:
+            return None
+        self._keys.invalidate(old.key_hash)
+        return new
+
+    def _put(self, item: dict[str, Any], pk: str, sk: str) -> dict[str, Any]:
+        return {"TableName": self.table, "Item": to_item({**item, "pk": pk, "sk": sk})}
+
     # -- tenants -------------------------------------------------------------------------------
-    async def tenant_budget_async(self, tenant: str) -> Budget | None:
-        fresh, budget = self._tenants.peek(tenant)
+    async def tenant_async(self, tenant: str) -> TenantSettings | None:
+        fresh, settings = self._tenants.peek(tenant)
         if fresh:
-            return budget
-        return await asyncio.to_thread(self.tenant_budget, tenant)
+            return settings
+        return await asyncio.to_thread(self.tenant, tenant)
 
-    def tenant_budget(self, tenant: str) -> Budget | None:
-        return self._tenants.get_or_load(tenant, lambda: self._load_tenant_budget(tenant))
+    def tenant(self, tenant: str) -> TenantSettings | None:
+        return self._tenants.get_or_load(tenant, lambda: self._load_tenant(tenant))
 
-    def _load_tenant_budget(self, tenant: str) -> Budget | None:
+    def _load_tenant(self, tenant: str) -> TenantSettings | None:
         response = self.client.get_item(
             TableName=self.table, Key={"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": "TENANT"}}
         )
-        return Budget.from_item(from_item(response["Item"])) if "Item" in response else None
+        return TenantSettings.from_item(from_item(response["Item"])) if "Item" in response else None
 
-    def put_tenant_budget(self, tenant: str, budget: Budget) -> None:
+    def put_tenant(self, tenant: str, settings: TenantSettings) -> None:
         self.client.put_item(
             TableName=self.table,
             Item=to_item(
-                {"pk": f"TENANT#{tenant}", "sk": "TENANT", "tenant": tenant, **budget.as_item()}
+                {"pk": f"TENANT#{tenant}", "sk": "TENANT", "tenant": tenant, **settings.as_item()}
             ),
         )
         self._tenants.invalidate(tenant)
+
+    async def tenant_budget_async(self, tenant: str) -> Budget | None:
+        settings = await self.tenant_async(tenant)
+        return settings.budget if settings else None
+
+    def tenant_budget(self, tenant: str) -> Budget | None:
+        settings = self.tenant(tenant)
+        return settings.budget if settings else None
+
+    def put_tenant_budget(self, tenant: str, budget: Budget) -> None:
+        current = self.tenant(tenant) or TenantSettings()
+        self.put_tenant(tenant, replace(current, budget=budget))
 
     # -- bulk ----------------------------------------------------------------------------------
     def put_items(self, items: Iterable[Mapping[str, Any]]) -> int:
@@ -141,27 +234,59 @@ class ConfigRepository:
         return count
 
     def _write(self, batch: list[dict[str, Any]]) -> int:
-        pending: dict[str, Any] = {self.table: batch}
-        for delay in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6):
-            time.sleep(delay)
-            pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
-            if not pending:
-                return len(batch)
-        raise RuntimeError("DynamoDB left items unprocessed after retries")
+        return write_batch(self.client, self.table, batch)
+
+
+def _key_locations(record: KeyRecord) -> list[tuple[str, str]]:
+    """(pk, sk) of a key's item and its two index items."""
+    return [
+        (f"KEY#{record.key_hash}", "KEY"),
+        (f"KEYID#{record.key_id}", "KEY"),
+        (f"TENANT#{record.tenant}", f"KEY#{record.key_id}"),
+    ]
+
+
+def key_item(record: KeyRecord) -> dict[str, Any]:
+    """A key's attributes, as written on each of its three items (without pk and sk)."""
+    return {
+        "key_id": record.key_id,
+        "key_hash": record.key_hash,
+        "tenant": record.tenant,
+        "name": record.name,
+        "created_at": record.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "revoked": record.revoked,
+        "admin": record.admin,
+        "allowed_models": list(record.allowed_models) or None,
+        "allowed_providers": list(record.allowed_providers) or None,
+        "rpm": record.rpm,
+        "tpm": record.tpm,
+        "expires_at": record.expires_at,
+        "cache": None if record.cache == "allow" else record.cache,
+        **(record.budget.as_item() if record.budget else {}),
+    }
 
 
 def key_from_item(item: Mapping[str, Any]) -> KeyRecord:
     return KeyRecord(
         key_id=item["key_id"],
         tenant=item["tenant"],
-        key_hash=str(item["pk"]).removeprefix("KEY#"),
+        key_hash=str(item.get("key_hash") or str(item["pk"]).removeprefix("KEY#")),
         name=item.get("name", ""),
         created_at=item.get("created_at", ""),
         revoked=bool(item.get("revoked", False)),
         admin=bool(item.get("admin", False)),
         allowed_models=tuple(item.get("allowed_models") or ()),
         budget=Budget.from_item(dict(item)),
+        cache=str(item.get("cache") or "allow"),
+        allowed_providers=tuple(item.get("allowed_providers") or ()),
+        rpm=_optional_int(item.get("rpm")),
+        tpm=_optional_int(item.get("tpm")),
+        expires_at=_optional_int(item.get("expires_at")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> Catalog:

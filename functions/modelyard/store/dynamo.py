@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -34,3 +35,15 @@ def query_all(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
 
 def as_int(value: Any, default: int = 0) -> int:
     return int(value) if isinstance(value, int | Decimal) else default
+
+
+def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> int:
+    """One BatchWriteItem of at most 25 Put/DeleteRequests, retrying unprocessed items with
+    backoff; returns how many were written."""
+    pending: dict[str, Any] = {table: requests}
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6):
+        time.sleep(delay)
+        pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+        if not pending:
+            return len(requests)
+    raise RuntimeError("DynamoDB left items unprocessed after retries")

@@ -93,7 +93,9 @@ class UsageRepository:
         )
         days: list[dict[str, Any]] = []
         groups: dict[str, dict[str, dict[str, Any]]] = {
-            kind: defaultdict(lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0})
+            kind: defaultdict(
+                lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0, "saved": Decimal(0)}
+            )
             for kind in ("MODEL", "TASK")
         }
         for item in items:
@@ -101,13 +103,16 @@ class UsageRepository:
             cost = Decimal(item.get("cost_usd", 0))
             requests = as_int(item.get("requests"))
             tokens = as_int(item.get("input_tokens")) + as_int(item.get("output_tokens"))
+            saved = Decimal(item.get("saved_usd", 0))  # what response-cache hits avoided
             if len(parts) == 2:
-                days.append({"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens})
+                day = {"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens}
+                days.append({**day, "saved": saved})
             elif len(parts) == 4 and parts[2] in groups:
                 entry = groups[parts[2]][parts[3]]
                 entry["cost"] += cost
                 entry["requests"] += requests
                 entry["tokens"] += tokens
+                entry["saved"] += saved
         return {
             "tenant": tenant,
             "since": since,
@@ -115,9 +120,63 @@ class UsageRepository:
             "total_cost_usd": format_usd(sum((d["cost"] for d in days), Decimal(0))),
             "total_requests": sum(d["requests"] for d in days),
             "total_tokens": sum(d["tokens"] for d in days),
+            "total_saved_usd": format_usd(sum((d["saved"] for d in days), Decimal(0))),
             "by_day": [_row("day", d["day"], d) for d in days],
             "by_model": [_row("model", m, v) for m, v in sorted(groups["MODEL"].items())],
             "by_task": [_row("task", t, v) for t, v in sorted(groups["TASK"].items())],
+        }
+
+    def spend_by_tenant(self, since: str | None, until: str | None) -> dict[str, Any]:
+        """Every tenant's spend between two ISO dates (inclusive), from the `ALL` partition
+        (one Query, however many tenants): totals per tenant and per day and tenant."""
+        items = query_all(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":pk": "ALL",
+                    ":low": f"DAY#{since or '0000-00-00'}",
+                    ":high": f"DAY#{until or '9999-12-31'}{_DAY_END}",
+                }
+            ),
+        )
+        tenants: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0}
+        )
+        by_day = []
+        for item in items:
+            _, day, _, tenant = str(item["sk"]).split("#", 3)
+            cost = Decimal(item.get("cost_usd", 0))
+            requests = as_int(item.get("requests"))
+            tokens = as_int(item.get("input_tokens")) + as_int(item.get("output_tokens"))
+            by_day.append(
+                {
+                    "day": day,
+                    "tenant": tenant,
+                    "cost_usd": format_usd(cost),
+                    "requests": requests,
+                    "tokens": tokens,
+                }
+            )
+            entry = tenants[tenant]
+            entry["cost"] += cost
+            entry["requests"] += requests
+            entry["tokens"] += tokens
+        return {
+            "since": since,
+            "until": until,
+            "total_cost_usd": format_usd(sum((t["cost"] for t in tenants.values()), Decimal(0))),
+            "by_tenant": [
+                {
+                    "tenant": t,
+                    "cost_usd": format_usd(v["cost"]),
+                    "requests": v["requests"],
+                    "tokens": v["tokens"],
+                }
+                for t, v in sorted(tenants.items())
+            ],
+            "by_day": by_day,
         }
 
 
@@ -127,4 +186,5 @@ def _row(name: str, value: str, totals: dict[str, Any]) -> dict[str, Any]:
         "cost_usd": format_usd(totals["cost"]),
         "requests": totals["requests"],
         "tokens": totals["tokens"],
+        "saved_usd": format_usd(totals["saved"]),
     }

@@ -6,15 +6,19 @@ nothing either: counters always equal the sum of the ledger.
 
 UsageTable layout (pk / sk):
   REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`)
-  TENANT#<tenant>  / DAY#<d> | MONTH#<m>        tenant totals
-  TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day (and MONTH#<m>#...)
-  TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day (and MONTH#<m>#...)
+  TENANT#<tenant>  / DAY#<d>                    tenant totals (every counter: cost_usd,
+                                                requests, tokens, failed_requests; where
+                                                the response cache applied also cache_hits,
+                                                cache_misses and saved_usd)
+  TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
+  TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day
   ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
-  KEY#<key id>     / DAY#<d> | MONTH#<m>        key totals
+  KEY#<key id>     / DAY#<d>                    key totals
   MODEL#<model>    / DAY#<d>                    model totals across tenants
   HEALTH           / <hour>#<model>             attempts, errors and latency per model and
                                                 hour, which the router reads back (TTL 2 days)
   FEEDBACK         / <task>#<model>             users' ratings (see store.usage.record_feedback)
+  CACHE#<tenant>   / <request hash>             a cached response (store.responses, TTL)
 """
 
 from __future__ import annotations
@@ -52,20 +56,18 @@ def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
 
 
 def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
+    """Every counter one request adds to. Days only: a month is at most 31 items to sum, and
+    each counter here is a write (two write units in a transaction) on every request."""
     keys = [
         (f"TENANT#{event.tenant}", f"DAY#{event.day}"),
-        (f"TENANT#{event.tenant}", f"MONTH#{event.month}"),
         (f"KEY#{event.key_id}", f"DAY#{event.day}"),
-        (f"KEY#{event.key_id}", f"MONTH#{event.month}"),
+        ("ALL", f"DAY#{event.day}#TENANT#{event.tenant}"),
     ]
     if event.model:
         keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#MODEL#{event.model}"))
-        keys.append((f"TENANT#{event.tenant}", f"MONTH#{event.month}#MODEL#{event.model}"))
         keys.append((f"MODEL#{event.model}", f"DAY#{event.day}"))
     if event.task:
         keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#TASK#{event.task}"))
-        keys.append((f"TENANT#{event.tenant}", f"MONTH#{event.month}#TASK#{event.task}"))
-    keys.append(("ALL", f"DAY#{event.day}#TENANT#{event.tenant}"))
     return keys
 
 
@@ -93,6 +95,12 @@ def transaction(table: str, event: UsageEvent) -> list[dict[str, Any]]:
         "ADD cost_usd :cost, requests :requests, input_tokens :input, "
         "output_tokens :output, failed_requests :failed"
     )
+    if event.cache in ("hit", "miss"):  # only where the cache applied: other counters unchanged
+        amounts[":lookup"] = 1
+        update += ", cache_hits :lookup" if event.cache == "hit" else ", cache_misses :lookup"
+    if event.saved_usd:
+        amounts[":saved"] = event.saved_usd
+        update += ", saved_usd :saved"
     items: list[dict[str, Any]] = [
         {
             "Put": {

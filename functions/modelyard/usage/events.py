@@ -23,6 +23,9 @@ class UsageEvent(BaseModel):
 
     `cost_usd` is exact (Decimal, serialised as a string); `usage_estimated` says the token
     counts are the gateway's estimate because the provider reported none (a cut stream).
+    `cache` is the response cache's part: `hit` (answered from the cache: no upstream, cost 0,
+    `saved_usd` what the original request cost), `miss` (looked up, not found), `bypass`
+    (`no-cache`: not looked up, refreshed), None where caching did not apply.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -50,6 +53,8 @@ class UsageEvent(BaseModel):
     latency_ms: int = 0
     ttft_ms: int | None = None
     attempts: list[AttemptRecord] = Field(default_factory=list)
+    cache: Literal["hit", "miss", "bypass"] | None = None
+    saved_usd: Decimal = Decimal(0)
 
     @property
     def month(self) -> str:

@@ -14,6 +14,11 @@ OUTPUT_TOKENS = "OutputTokens"
 LATENCY_MS = "LatencyMs"
 UPSTREAM_ERRORS = "UpstreamErrors"
 FAILED_REQUESTS = "FailedRequests"
+#: the response cache: answers served from it, lookups that found nothing, and the upstream
+#: cost the hits avoided (USD)
+CACHE_HITS = "CacheHits"
+CACHE_MISSES = "CacheMisses"
+CACHE_SAVED_USD = "CacheSavedUSD"
 
 DIM_SERVICE = "service"
 DIM_MODEL = "model"

@@ -35,13 +35,18 @@ class BatchMetrics:
             totals[m.OUTPUT_TOKENS] += event.output_tokens
             totals[m.FAILED_REQUESTS] += 1 if event.status == "failed" else 0
             totals[m.UPSTREAM_ERRORS] += sum(1 for a in event.attempts if a.status == "error")
-        if event.model and event.status != "failed":
+            if event.cache in ("hit", "miss"):
+                totals[m.CACHE_HITS] += 1 if event.cache == "hit" else 0
+                totals[m.CACHE_MISSES] += 1 if event.cache == "miss" else 0
+                totals[m.CACHE_SAVED_USD] += event.saved_usd
+        # a hit's latency is the cache's, not the model's
+        if event.model and event.status != "failed" and event.cache != "hit":
             self._latency[event.model].append(event.latency_ms)
 
     def flush(self) -> None:
         from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-        units = {m.COST_USD: MetricUnit.NoUnit}
+        units = {m.COST_USD: MetricUnit.NoUnit, m.CACHE_SAVED_USD: MetricUnit.NoUnit}
         for (dimension, value), totals in self._totals.items():
             blob = EphemeralMetrics(namespace=m.NAMESPACE, service=m.SERVICE)
             if dimension:

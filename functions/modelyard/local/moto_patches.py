@@ -1,0 +1,74 @@
+"""A fix for moto's DynamoDB transactions, for the local stack and the tests only.
+
+moto 5.2 backs up a transaction by deep-copying the whole table once per item in it, so every
+TransactWriteItems costs time in proportion to the table's size times the transaction's
+length: after a few thousand requests the local aggregator takes seconds per event. This keeps
+moto's semantics (all or nothing) by snapshotting only the items the transaction touches and
+restoring them if it is cancelled. Nothing in the deployed code path uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_INSTALLED = False
+
+
+def install() -> None:
+    """Patch moto's DynamoDB backend in this process (idempotent)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.table import Table
+
+    real_deepcopy = copy.deepcopy
+
+    class _NoTableCopy:
+        """moto's module-level `copy`: tables are no longer copied (we snapshot items)."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else real_deepcopy(value, memo)
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        snapshots = []
+        for entry in transact_items:
+            operation = next(iter(entry.values()))
+            table = self.tables.get(operation.get("TableName"))
+            if table is None:
+                continue
+            key = operation.get("Key") or {
+                name: operation["Item"][name]
+                for name in (table.hash_key_attr, table.range_key_attr)
+                if name is not None and name in operation.get("Item", {})
+            }
+            try:
+                hash_key, range_key = self.get_keys_value(table, key)
+            except Exception:
+                continue  # moto itself will reject the malformed key
+            before = table.get_item(hash_key, range_key)
+            snapshots.append((table, hash_key, range_key, real_deepcopy(before)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, before in reversed(snapshots):
+                _restore(table, hash_key, range_key, before)
+            raise
+
+    models.copy = _NoTableCopy  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _INSTALLED = True
+
+
+def _restore(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
+    if before is None:
+        if table.get_item(hash_key, range_key) is not None:
+            table.delete_item(hash_key, range_key)
+    elif range_key is not None:
+        table.items[hash_key][range_key] = before
+    else:
+        table.items[hash_key] = before
