@@ -165,6 +165,49 @@ def cmd_route_explain(args: argparse.Namespace) -> None:
     print(json.dumps(plan.explain(), indent=2))
 
 
+# -- spend -------------------------------------------------------------------------------------
+def _spend(args: argparse.Namespace) -> tuple[Any, list[Any], str, str]:
+    from datetime import UTC, datetime
+
+    from modelyard import aws, reports
+    from modelyard.settings import get_settings
+
+    today = datetime.now(UTC)
+    since = args.since or f"{today:%Y-%m}-01"
+    until = args.until or f"{today:%Y-%m-%d}"
+    catalog = _config_repository().catalog()
+    rows = reports.spend_rows(
+        aws.client("dynamodb"), get_settings().usage_table, catalog, args.tenant, since, until
+    )
+    return catalog, rows, since, until
+
+
+def cmd_spend(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from modelyard import reports
+
+    _catalog, rows, since, until = _spend(args)
+    who = f"tenant {args.tenant}" if args.tenant else "all tenants"
+    print(f"Spend of {who}, {since} to {until}\n")
+    print(reports.render(reports.group(rows, args.by)))
+    if args.plot:
+        reports.plot(rows, Path(args.plot), f"Spend by day and model: {who}")
+        print(f"\nchart written to {args.plot}", file=sys.stderr)
+
+
+def cmd_cost_savings(args: argparse.Namespace) -> None:
+    from modelyard import reports
+
+    catalog, rows, since, until = _spend(args)
+    print(f"What routing cost against {args.reference} for the same tokens, {since} to {until}\n")
+    print(
+        reports.render_savings(
+            reports.savings(rows, catalog, args.reference, until), args.reference
+        )
+    )
+
+
 # -- cost --------------------------------------------------------------------------------------
 def cmd_cost_project(args: argparse.Namespace) -> None:
     from modelyard.pricing.projection import project, render_table
@@ -179,6 +222,12 @@ def cmd_cost_project(args: argparse.Namespace) -> None:
         )
     else:
         print(render_table(rows, args.requests, args.input_tokens, args.output_tokens))
+
+
+def _period_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", help="one tenant (default: every tenant)")
+    parser.add_argument("--since", help="first day, YYYY-MM-DD (default: this month's first)")
+    parser.add_argument("--until", help="last day, YYYY-MM-DD (default: today)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     proj.add_argument("--output-tokens", type=int, required=True, help="output tokens a request")
     proj.add_argument("--json", action="store_true")
     proj.set_defaults(func=cmd_cost_project)
+    saved = cost.add_parser("savings", help="routed spend against one reference model")
+    saved.add_argument("--reference", default="gpt-4o", help="model to compare with")
+    _period_arguments(saved)
+    saved.set_defaults(func=cmd_cost_savings)
+
+    spend = sub.add_parser("spend", help="spend report from the aggregates")
+    spend.add_argument("--by", default="day", help="day, model or day,model (default: day)")
+    spend.add_argument("--plot", metavar="PNG", help="also write a chart of spend by day and model")
+    _period_arguments(spend)
+    spend.set_defaults(func=cmd_spend)
 
     routing_commands.register(sub)
     cache_commands.register(sub)

@@ -1,0 +1,84 @@
+"""`modelyard spend` and `modelyard cost savings` read the aggregates and add up to the ledger."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from handlers.cost_aggregator import handler
+from modelyard.cli import main
+from modelyard.local.stack import LocalStack
+from tests.integration.test_aggregation import sqs_batch, usage_event
+
+
+def seed_spend(tenant: str) -> list:
+    events = [
+        usage_event(tenant, i, model)
+        for i, model in enumerate(["deepseek-v4-flash", "qwen3-32b", "deepseek-v4-flash", "gpt-4o"])
+    ]
+    handler(sqs_batch(events), None)
+    return events
+
+
+def test_spend_table_and_chart_for_a_tenant(stack: LocalStack, capsys, tmp_path: Path):
+    tenant = f"spend-{uuid.uuid4().hex[:6]}"
+    events = seed_spend(tenant)
+    chart = tmp_path / "spend.png"
+    code = main(
+        [
+            "spend",
+            "--tenant",
+            tenant,
+            "--by",
+            "day,model",
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-11-30",
+            "--plot",
+            str(chart),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| 2026-11-24 | deepseek-v4-flash | 2 |" in out
+    total = sum((e.cost_usd for e in events), Decimal(0))
+    assert f"total: ${total.normalize():f}" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_savings_compares_routed_spend_with_one_reference_model(stack: LocalStack, capsys):
+    tenant = f"save-{uuid.uuid4().hex[:6]}"
+    events = seed_spend(tenant)
+    assert (
+        main(
+            [
+                "cost",
+                "savings",
+                "--tenant",
+                tenant,
+                "--reference",
+                "gpt-4o",
+                "--since",
+                "2026-11-24",
+                "--until",
+                "2026-11-24",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    reference = sum(
+        (Decimal(e.input_tokens) * Decimal("2.50") + Decimal(e.output_tokens) * Decimal("10"))
+        / 10**6
+        for e in events
+    )
+    routed = sum((e.cost_usd for e in events), Decimal(0))
+    assert f"all on gpt-4o: ${reference.normalize():f}" in out
+    assert f"saved: ${(reference - routed).normalize():f}" in out
+
+
+def test_bad_grouping_is_one_clear_line(stack: LocalStack, capsys):
+    assert main(["spend", "--by", "weather"]) == 2
+    assert capsys.readouterr().err.strip() == "modelyard: --by takes day, model or day,model"
