@@ -165,6 +165,39 @@ def cmd_route_explain(args: argparse.Namespace) -> None:
     print(json.dumps(plan.explain(), indent=2))
 
 
+# -- prices ------------------------------------------------------------------------------------
+def cmd_prices_list(args: argparse.Namespace) -> None:
+    catalog = _config_repository().catalog()
+    print("| model | effective from | input $/M | output $/M | cached input $/M |")
+    print("|---|---|---|---|---|")
+    for model in sorted(catalog.prices):
+        if args.model and model != args.model:
+            continue
+        for price in catalog.prices[model]:
+            cached = "" if price.cached_input is None else f"{price.cached_input}"
+            print(
+                f"| {model} | {price.effective_from} | {price.input} | {price.output} | {cached} |"
+            )
+
+
+def cmd_prices_set(args: argparse.Namespace) -> None:
+    from modelyard.pricing.prices import Price
+
+    config = _config_repository()
+    if config.catalog().resolve(args.model) is None:
+        raise CommandError(f"unknown model {args.model!r}")
+    price = Price(
+        model=args.model,
+        input=args.input,
+        output=args.output,
+        effective_from=args.effective_from,
+        cached_input=args.cached_input,
+        cache_write=args.cache_write,
+    )
+    config.put_price(price)
+    print(f"price {price.version}: input ${price.input}/M, output ${price.output}/M")
+
+
 # -- spend -------------------------------------------------------------------------------------
 def _spend(args: argparse.Namespace) -> tuple[Any, list[Any], str, str]:
     from datetime import UTC, datetime
@@ -222,6 +255,15 @@ def cmd_cost_project(args: argparse.Namespace) -> None:
         )
     else:
         print(render_table(rows, args.requests, args.input_tokens, args.output_tokens))
+
+
+def _date(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from None
 
 
 def _period_arguments(parser: argparse.ArgumentParser) -> None:
@@ -297,6 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     saved.add_argument("--reference", default="gpt-4o", help="model to compare with")
     _period_arguments(saved)
     saved.set_defaults(func=cmd_cost_savings)
+
+    prices = sub.add_parser("prices", help="the price table").add_subparsers(
+        dest="prices_command", required=True
+    )
+    listing = prices.add_parser("list", help="every price version in the ConfigTable")
+    listing.add_argument("--model")
+    listing.set_defaults(func=cmd_prices_list)
+    setting = prices.add_parser("set", help="add a price version from a date (or correct one)")
+    setting.add_argument("--model", required=True)
+    setting.add_argument("--input", type=Decimal, required=True, help="USD per million tokens")
+    setting.add_argument("--output", type=Decimal, required=True, help="USD per million tokens")
+    setting.add_argument("--cached-input", type=Decimal)
+    setting.add_argument("--cache-write", type=Decimal)
+    setting.add_argument("--effective-from", required=True, type=_date, help="YYYY-MM-DD")
+    setting.set_defaults(func=cmd_prices_set)
 
     spend = sub.add_parser("spend", help="spend report from the aggregates")
     spend.add_argument("--by", default="day", help="day, model or day,model (default: day)")

@@ -82,3 +82,54 @@ def test_savings_compares_routed_spend_with_one_reference_model(stack: LocalStac
 def test_bad_grouping_is_one_clear_line(stack: LocalStack, capsys):
     assert main(["spend", "--by", "weather"]) == 2
     assert capsys.readouterr().err.strip() == "modelyard: --by takes day, model or day,model"
+
+
+def test_a_new_price_version_applies_from_its_date_and_never_reprices_the_past(
+    stack: LocalStack, capsys
+):
+    from modelyard import aws
+    from modelyard.settings import get_settings
+    from modelyard.store.config import ConfigRepository
+
+    assert (
+        main(
+            [
+                "prices",
+                "set",
+                "--model",
+                "yi-lightning",
+                "--input",
+                "0.20",
+                "--output",
+                "0.20",
+                "--effective-from",
+                "2027-01-01",
+            ]
+        )
+        == 0
+    )
+    assert "yi-lightning@2027-01-01" in capsys.readouterr().out
+    catalog = ConfigRepository(get_settings().config_table, aws.client("dynamodb")).catalog()
+    assert catalog.price("yi-lightning", "2026-12-31").input == Decimal("0.14")
+    assert catalog.price("yi-lightning", "2027-01-02").input == Decimal("0.20")
+    assert main(["prices", "list", "--model", "yi-lightning"]) == 0
+    listed = capsys.readouterr().out
+    assert "| yi-lightning | 2026-01-01 | 0.14 |" in listed
+    assert "| yi-lightning | 2027-01-01 | 0.20 |" in listed
+    assert (
+        main(
+            [
+                "prices",
+                "set",
+                "--model",
+                "nope",
+                "--input",
+                "1",
+                "--output",
+                "1",
+                "--effective-from",
+                "2027-01-01",
+            ]
+        )
+        == 2
+    )

@@ -218,6 +218,27 @@ class ConfigRepository:
         current = self.tenant(tenant) or TenantSettings()
         self.put_tenant(tenant, replace(current, budget=budget))
 
+    # -- prices --------------------------------------------------------------------------------
+    def put_price(self, price: Price) -> None:
+        """Add a price version (or correct one: same model and date); the past keeps its own."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": CATALOG_PK,
+                    "sk": f"PRICE#{price.model}#{price.effective_from}",
+                    "model": price.model,
+                    "input": price.input,
+                    "output": price.output,
+                    "cached_input": price.cached_input,
+                    "cache_write": price.cache_write,
+                    "reasoning": price.reasoning,
+                    "effective_from": price.effective_from,
+                }
+            ),
+        )
+        self._catalog.invalidate()
+
     # -- bulk ----------------------------------------------------------------------------------
     def put_items(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Write plain items in batches of 25 (the seed); returns how many were written."""
