@@ -53,6 +53,7 @@ from modelyard.store.health import HealthRepository
 from modelyard.store.responses import CachedResponse, ResponseCacheStore
 from modelyard.store.usage import UsageRepository
 from modelyard.usage.events import AttemptRecord, UsageEvent
+from modelyard.usage.metrics import emit_budget_use
 from modelyard.usage.publisher import UsagePublisher
 
 logger = logging.getLogger("modelyard.gateway")
@@ -457,6 +458,7 @@ class Gateway:
         ctx.admission = await asyncio.to_thread(
             self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at
         )
+        emit_budget_use(ctx.admission.used)
 
     async def _rate_limit(self, ctx: RequestContext, tokens: int) -> None:
         """Count the request against its key's per-minute limits (429 when spent)."""

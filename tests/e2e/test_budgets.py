@@ -88,3 +88,20 @@ def test_a_reservation_whose_request_died_expires_by_itself(stack: LocalStack):
     admission = guard.admit("req_next", [(scope, budget)], Decimal("0.80"), now)
     guard.settle(admission, Decimal("0.25"))
     assert store.committed(scope, f"DAY#{now:%Y-%m-%d}") == Decimal("0.25")
+
+
+def test_admission_reports_how_full_each_budget_is(stack: LocalStack, capfd):
+    import json
+
+    secret = key_with(stack, "budget-metric", Budget(daily_usd=WORST_CASE * 10))
+    capfd.readouterr()
+    assert post(stack, secret).status_code == 200
+    blobs = [
+        json.loads(line)
+        for line in capfd.readouterr().out.splitlines()
+        if line.startswith('{"_aws"') and "BudgetUsedPercent" in line
+    ]
+    [blob] = blobs
+    assert blob["scope"].startswith("key:key_")
+    [used] = blob["BudgetUsedPercent"]
+    assert 5 < used <= 10  # one worst-case reservation, of a budget of about ten of them

@@ -140,6 +140,7 @@ def test_aggregator_emits_emf_metrics(stack: LocalStack, capsys):
         tuple(d) for b in blobs for cw in b["_aws"]["CloudWatchMetrics"] for d in cw["Dimensions"]
     }
     assert ("service",) in dims and ("model", "service") in dims
+    assert ("service", "task") in dims
 
 
 def test_aggregator_keeps_model_health_that_the_router_reads_back(stack: LocalStack):

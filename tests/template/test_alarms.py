@@ -28,13 +28,15 @@ EMITTED = {
     and name not in {"NAMESPACE", "SERVICE"}
     and not name.startswith("DIM_")
 }
-DIMENSIONS = {m.DIM_SERVICE, m.DIM_MODEL, m.DIM_PROVIDER}
+DIMENSIONS = {m.DIM_SERVICE, m.DIM_MODEL, m.DIM_PROVIDER, m.DIM_TASK, m.DIM_SCOPE}
 ALARMS = (
     "DailySpendAlarm",
     "ApiErrorRateAlarm",
     "UsageDeadLetterAlarm",
     "CostAggregatorErrorsAlarm",
     "FallbackExecutionsFailedAlarm",
+    "BudgetAlarm",
+    "SpendAnomalyAlarm",
 )
 
 _SEARCH = re.compile(
@@ -115,6 +117,29 @@ def test_fallback_executions_failed_alarm(template: dict[str, Any]) -> None:
     assert alarm["Statistic"] == "Sum"
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_budget_alarm_watches_every_budgeted_scope(template: dict[str, Any]) -> None:
+    alarm = _alarm(template, "BudgetAlarm")
+    [query] = alarm["Metrics"]
+    assert query["Expression"].strip() == (
+        f'SELECT MAX({m.BUDGET_USED_PERCENT}) FROM SCHEMA("{m.NAMESPACE}", '
+        f"{m.DIM_SCOPE}, {m.DIM_SERVICE})"
+    )
+    assert alarm["Threshold"] == {"Ref": "BudgetAlarmPercent"}
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_spend_anomaly_alarm_uses_a_band_over_hourly_spend(template: dict[str, Any]) -> None:
+    alarm = _alarm(template, "SpendAnomalyAlarm")
+    spend, band = alarm["Metrics"]
+    metric = spend["MetricStat"]["Metric"]
+    assert (metric["Namespace"], metric["MetricName"]) == (m.NAMESPACE, m.COST_USD)
+    assert metric["Dimensions"] == [{"Name": m.DIM_SERVICE, "Value": m.SERVICE}]
+    assert spend["MetricStat"]["Stat"] == "Sum" and spend["MetricStat"]["Period"] == 3600
+    assert band["Expression"] == {"Fn::Sub": "ANOMALY_DETECTION_BAND(spend, ${SpendAnomalyBand})"}
+    assert alarm["ThresholdMetricId"] == "band"
+    assert alarm["ComparisonOperator"] == "GreaterThanUpperThreshold"
 
 
 @pytest.mark.parametrize("logical_id", ALARMS)
@@ -219,6 +244,8 @@ def test_dashboard_shows_what_operators_need() -> None:
     assert (m.LATENCY_MS, by_model, "p50") in found
     assert (m.LATENCY_MS, by_model, "p99") in found
     assert (m.UPSTREAM_ERRORS, (m.DIM_PROVIDER, m.DIM_SERVICE), "Sum") in found
+    assert (m.COST_USD, (m.DIM_SERVICE, m.DIM_TASK), "Sum") in found
+    assert (m.BUDGET_USED_PERCENT, (m.DIM_SCOPE, m.DIM_SERVICE), "Maximum") in found
     rows = [row for w in _dashboard()["widgets"] for row in w["properties"].get("metrics", [])]
     dlq_depth = [
         "AWS/SQS",

@@ -60,6 +60,8 @@ class Admission:
     reservations: list[Reservation] = field(default_factory=list)
     #: soft budgets passed, for the `x-modelyard-budget-warning` header
     warnings: list[str] = field(default_factory=list)
+    #: (scope, committed after this reservation, limit) per window, for the budget metric
+    used: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
 
 
 def _windows(now: datetime, budget: Budget) -> list[tuple[str, Decimal, datetime]]:
@@ -113,6 +115,7 @@ class BudgetGuard:
                         headers={"retry-after": str(retry_after)},
                     )
                 admission.reservations.append(Reservation(scope, window, amount))
+                admission.used.append((scope, committed, limit))
                 if not budget.hard and committed > limit:
                     admission.warnings.append(f"{scope} {window} over ${limit}")
         return admission

@@ -20,6 +20,13 @@ CACHE_HITS = "CacheHits"
 CACHE_MISSES = "CacheMisses"
 CACHE_SAVED_USD = "CacheSavedUSD"
 
+#: a budget window's committed spend as a share of its limit (the router, per budgeted scope)
+BUDGET_USED_PERCENT = "BudgetUsedPercent"
+
 DIM_SERVICE = "service"
 DIM_MODEL = "model"
 DIM_PROVIDER = "provider"
+#: one of the nine task classes
+DIM_TASK = "task"
+#: a budgeted tenant or key ("tenant:<id>", "key:<id>"): only scopes that have a budget
+DIM_SCOPE = "scope"

@@ -26,6 +26,7 @@ class BatchMetrics:
             ("", ""),
             (m.DIM_MODEL, event.model or "unknown"),
             (m.DIM_PROVIDER, event.provider or "unknown"),
+            (m.DIM_TASK, event.task or "unknown"),
         ]
         for scope in scopes:
             totals = self._totals[scope]
@@ -44,6 +45,7 @@ class BatchMetrics:
             self._latency[event.model].append(event.latency_ms)
 
     def flush(self) -> None:
+        """One EMF blob per dimension set, printed to stdout for CloudWatch Logs."""
         from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
         units = {m.COST_USD: MetricUnit.NoUnit, m.CACHE_SAVED_USD: MetricUnit.NoUnit}
@@ -61,3 +63,24 @@ class BatchMetrics:
             blob.flush_metrics()
         self._totals.clear()
         self._latency.clear()
+
+
+def emit_budget_use(used: list[tuple[str, Decimal, Decimal]]) -> None:
+    """`BudgetUsedPercent` for each budget window a request touched: (scope, committed, limit).
+
+    Emitted by the router at admission, so alarms see a budget filling up as it happens, not
+    after the aggregation delay.
+    """
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    for scope, committed, limit in used:
+        if not limit:
+            continue
+        blob = EphemeralMetrics(namespace=m.NAMESPACE, service=m.SERVICE)
+        blob.add_dimension(name=m.DIM_SCOPE, value=scope.replace("#", ":", 1).lower())
+        blob.add_metric(
+            name=m.BUDGET_USED_PERCENT,
+            unit=MetricUnit.Percent,
+            value=float(committed * 100 / limit),
+        )
+        blob.flush_metrics()
