@@ -33,7 +33,7 @@ from modelyard.errors import (
     NotFound,
     PermissionDenied,
 )
-from modelyard.jobs import JobService
+from modelyard.jobs import JobService, require_jobs
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import ChatResult, StreamState, openai_usage
 from modelyard.providers.errors import UpstreamError
@@ -165,6 +165,26 @@ class Gateway:
             if key.model_filter(catalog)(m.id)
         ]
         return {"object": "list", "data": data}
+
+    async def start_job(
+        self, body: dict[str, Any], key: KeyRecord, request_id: str, header_policy: str | None
+    ) -> str:
+        """Plan the request and hand it to the durable path; returns the job id.
+
+        A hard budget cannot be enforced on a job: its cost is settled by the state machine,
+        after the router has gone. Until jobs reserve and settle too, keys and tenants with a
+        hard budget get interactive requests only, rather than a way around their budget.
+        """
+        jobs = require_jobs(self.jobs)
+        plan, _features = await self.plan(body, key, header_policy)
+        tenant_budget = await self.config.tenant_budget_async(key.tenant)
+        if any(b is not None and b.hard for b in (key.budget, tenant_budget)):
+            raise InvalidRequest(
+                "asynchronous jobs are not available under a hard budget; send the request "
+                "without 'Prefer: respond-async'",
+                code="async_not_allowed_with_budget",
+            )
+        return await asyncio.to_thread(jobs.start, plan, body, key, request_id)
 
     async def tenant_usage(
         self, key: KeyRecord, since: str | None, until: str | None

@@ -105,3 +105,14 @@ def test_admission_reports_how_full_each_budget_is(stack: LocalStack, capfd):
     assert blob["scope"].startswith("key:key_")
     [used] = blob["BudgetUsedPercent"]
     assert 5 < used <= 10  # one worst-case reservation, of a budget of about ten of them
+
+
+def test_a_hard_budget_cannot_be_bypassed_through_an_async_job(stack: LocalStack):
+    secret = key_with(stack, "budget-async", Budget(daily_usd=WORST_CASE * 10))
+    response = httpx.post(
+        f"{stack.base_url}/chat/completions",  # type: ignore[attr-defined]
+        json=BODY,
+        headers={"authorization": f"Bearer {secret}", "prefer": "respond-async"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "async_not_allowed_with_budget"

@@ -252,9 +252,7 @@ async def start_job(
     header_policy: str | None,
 ) -> JSONResponse:
     """`Prefer: respond-async`: 202 and where to poll; the state machine does the attempts."""
-    jobs = require_jobs(gw.jobs)
-    plan, _features = await gw.plan(body, key, header_policy)
-    job_id = await asyncio.to_thread(jobs.start, plan, body, key, request_id)
+    job_id = await gw.start_job(body, key, request_id, header_policy)
     return JSONResponse(
         {"id": job_id, "object": JOB_OBJECT, "status": "running"},
         status_code=202,
