@@ -214,6 +214,19 @@ def plan_route(
 
     rejected: dict[str, str] = {}
 
+    def decided(ranked: list[Candidate], reason: str) -> RoutePlan:
+        return RoutePlan(
+            task,
+            confidence,
+            policy,
+            ranked,
+            reason,
+            signals,
+            rejected,
+            features.describe(),
+            _hedges(route, policy),
+        )
+
     def score(model: Model) -> Candidate:
         return _score(model, scored_task, features, catalog, health or {}, feedback or {}, today)
 
@@ -243,17 +256,7 @@ def plan_route(
             if ranked[0].model.id == first
             else f"{first} unavailable ({rejected.get(first)}); fallback {ranked[0].model.id}"
         )
-        return RoutePlan(
-            task,
-            confidence,
-            policy,
-            ranked,
-            reason,
-            signals,
-            rejected,
-            features.describe(),
-            _hedges(route, policy),
-        )
+        return decided(ranked, reason)
 
     assert policy is not None
     pool = [m for m in catalog.models.values() if m.kind == "chat"]
@@ -289,17 +292,7 @@ def plan_route(
         f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
         f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
     )
-    return RoutePlan(
-        task,
-        confidence,
-        policy,
-        ranked,
-        reason,
-        signals,
-        rejected,
-        features.describe(),
-        _hedges(route, policy),
-    )
+    return decided(ranked, reason)
 
 
 def _hedges(route: RouteRequest, policy: Policy | None) -> bool:
