@@ -18,7 +18,7 @@ import pstats
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -38,6 +38,17 @@ from common import (
 )
 
 BLOCK = 100
+
+
+@dataclass
+class Acc:
+    """Latencies and failures accumulated over alternating blocks."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def summary(self) -> Summary:
+        return summarise(self.latencies, sum(self.latencies), self.errors)
 
 
 class NullPublisher:
@@ -492,9 +503,8 @@ async def _resilience(env: Env) -> list[Row]:
     no_retry = app_with(breaker=CircuitBreaker(threshold=10**9), retry_policy=RetryPolicy(()))
     default = app_with()
 
-    async def run(caller: AsgiCaller, count: int) -> Summary:
-        latencies: list[float] = []
-        errors = 0
+    async def run(caller: AsgiCaller, count: int, into: Acc | None = None) -> Acc:
+        acc = into or Acc()
         deadline = time.monotonic() + seconds
         for _ in range(count):
             if time.monotonic() > deadline:
@@ -502,30 +512,51 @@ async def _resilience(env: Env) -> list[Row]:
             t0 = time.perf_counter()
             ok = _ok(*await caller.post("/v1/chat/completions", body))
             if ok:
-                latencies.append(time.perf_counter() - t0)
+                acc.latencies.append(time.perf_counter() - t0)
             else:
-                errors += 1
-        return summarise(latencies, sum(latencies), errors)
+                acc.errors += 1
+        return acc
 
+    async def alternate(
+        blocks: list[tuple[str, list[tuple[AsgiCaller, Acc]]]], count: int, block: int = 25
+    ) -> None:
+        """Fault settings alternate block by block, so drift on the machine hits all alike."""
+        for _ in range(max(1, count // block)):
+            for spec, callers in blocks:
+                await faults(spec)
+                for caller, acc in callers:
+                    await run(caller, block, acc)
+
+    clean, failover, mechanics = Acc(), Acc(), Acc()
+    clean_default, chaos, skipped = Acc(), Acc(), Acc()
     try:
         await faults("")
         for caller in (never_open, no_retry, default):
             await run(caller, 20)
-        log(f"resilience: no fault / first candidate 500 / 20% 500s, n={n}")
-        clean = await run(never_open, n)
-        clean_default = await run(default, n)
+        log(f"resilience: no fault / first candidate 500 / 20% 500s, n={n}, alternating blocks")
         # the 20% run first: breaker state is shared across gateways (UsageTable), and the
         # breaker-open phase below leaves deepseek's open for its cool-down
-        await faults("*=500:0.2")
-        chaos = await run(default, max(n, 400 if not env.quick else 60))
+        await alternate(
+            [("", [(default, clean_default)]), ("*=500:0.2", [(default, chaos)])],
+            max(n, 400 if not env.quick else 60),
+        )
+        await alternate(
+            [
+                ("", [(never_open, clean)]),
+                (f"{MODEL}=500:1.0", [(never_open, failover), (no_retry, mechanics)]),
+            ],
+            n,
+        )
         await faults(f"{MODEL}=500:1.0")
-        failover = await run(never_open, n)
-        mechanics = await run(no_retry, n)
         await run(default, 10)  # opens deepseek's breaker (5 consecutive failures)
-        skipped = await run(default, n)
+        await run(default, n, skipped)
     finally:
         await faults("")
         await control.aclose()
+
+    clean, failover, mechanics, clean_default, chaos, skipped = (
+        a.summary() for a in (clean, failover, mechanics, clean_default, chaos, skipped)
+    )
 
     def ok_note(s: Summary) -> str:
         return f"{s.n} ok, {s.errors} failed"

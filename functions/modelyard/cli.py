@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from modelyard.cache import commands as cache_commands
+from modelyard.pricing import commands as pricing_commands
 from modelyard.routing import commands as routing_commands
 
 
@@ -354,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     setting.add_argument("--cache-write", type=Decimal)
     setting.add_argument("--effective-from", required=True, type=_date, help="YYYY-MM-DD")
     setting.set_defaults(func=cmd_prices_set)
+    pricing_commands.register(prices)
 
     spend = sub.add_parser("spend", help="spend report from the aggregates")
     spend.add_argument("--by", default="day", help="day, model or day,model (default: day)")

@@ -176,7 +176,10 @@ class Gateway:
         hard budget get interactive requests only, rather than a way around their budget.
         """
         jobs = require_jobs(self.jobs)
-        plan, _features = await self.plan(body, key, header_policy)
+        plan, features = await self.plan(body, key, header_policy)
+        # a job counts against the key's rate limits like any request (its estimate stays)
+        estimate = features.estimated_input_tokens + (features.max_output_tokens or 0)
+        await self._rate_limit(RequestContext(request_id, key), estimate)
         tenant_budget = await self.config.tenant_budget_async(key.tenant)
         if any(b is not None and b.hard for b in (key.budget, tenant_budget)):
             raise InvalidRequest(

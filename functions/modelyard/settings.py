@@ -31,6 +31,8 @@ class Settings:
     first_token_timeout_seconds: float
     #: the response cache (modelyard.cache); off turns it off for every key
     response_cache: bool = True
+    #: the reprice state machine (`modelyard prices reprice`; the stack output of that name)
+    reprice_state_machine_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
             first_token_timeout_seconds=float(e.get("MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS", "20")),
             response_cache=e.get("MODELYARD_RESPONSE_CACHE", "on").lower()
             not in {"0", "off", "false", "no"},
+            reprice_state_machine_arn=e.get("MODELYARD_REPRICE_STATE_MACHINE_ARN") or None,
         )
 
 

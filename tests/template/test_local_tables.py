@@ -17,7 +17,9 @@ from modelyard.local.tables import (
     table_definitions,
     ttl_attribute,
 )
+from modelyard.pricing.reprice import PROJECTED_ATTRIBUTES
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from modelyard.usage.aggregate import LEDGER_INDEX
 
 NAMES = {"ConfigTable": "local-config", "UsageTable": "local-usage"}
 
@@ -51,6 +53,18 @@ def test_create_tables_makes_both_with_keys_and_ttl(dynamodb: Any) -> None:
     assert config_ttl["TimeToLiveStatus"] == "DISABLED"
 
 
+def test_usage_table_has_the_ledger_index(dynamodb: Any) -> None:
+    create_tables(dynamodb, NAMES)
+
+    table = dynamodb.describe_table(TableName="local-usage")["Table"]
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == LEDGER_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["ledger_pk", "ledger_sk"]
+    assert tuple(index["Projection"]["NonKeyAttributes"]) == PROJECTED_ATTRIBUTES
+    config = dynamodb.describe_table(TableName="local-config")["Table"]
+    assert not config.get("GlobalSecondaryIndexes")
+
+
 def test_create_tables_is_idempotent(dynamodb: Any) -> None:
     create_tables(dynamodb, NAMES)
     dynamodb.put_item(TableName="local-usage", Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
@@ -82,8 +96,10 @@ def test_unknown_logical_id_is_refused(dynamodb: Any) -> None:
 def test_definitions_are_create_table_arguments() -> None:
     definitions = table_definitions()
     assert set(definitions) == {"ConfigTable", "UsageTable"}
+    basics = {"KeySchema", "AttributeDefinitions", "BillingMode"}
+    assert set(definitions["ConfigTable"]) == basics
+    assert set(definitions["UsageTable"]) == basics | {"GlobalSecondaryIndexes"}
     for kwargs in definitions.values():
-        assert set(kwargs) == {"KeySchema", "AttributeDefinitions", "BillingMode"}
         assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
     assert ttl_attribute("UsageTable") == TTL_ATTRIBUTE
     assert ttl_attribute("ConfigTable") is None

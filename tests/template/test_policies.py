@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from template_support import BASIC_EXECUTION_POLICY
 
+from modelyard.usage.aggregate import LEDGER_INDEX
+
 Grants = dict[str, set[str]]  # resource logical id -> actions
 
 CONFIG_READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
@@ -28,7 +30,6 @@ EXPECTED: dict[str, Grants] = {
             "dynamodb:Query",
             "dynamodb:ConditionCheckItem",
             "dynamodb:DeleteItem",
-            "dynamodb:BatchWriteItem",
         },
         "UsageQueue": {"sqs:SendMessage"},
         "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
@@ -59,7 +60,7 @@ EXPECTED: dict[str, Grants] = {
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         },
-        "UsageTable": {"dynamodb:Query"},
+        "UsageTable": {"dynamodb:Query", "dynamodb:BatchWriteItem"},
         "KeyPepperSecret": {"secretsmanager:GetSecretValue"},
     },
     "ProviderAttemptFunction": {
@@ -68,6 +69,16 @@ EXPECTED: dict[str, Grants] = {
         "BedrockFoundationModel": BEDROCK_INVOKE,
         "BedrockInferenceProfile": BEDROCK_INVOKE,
     },
+    # re-pricing: the catalog, the ledger index, and one transaction of updates per item
+    "RepriceFunction": {
+        "ConfigTable": {"dynamodb:Query"},
+        "UsageTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+    },
+}
+#: the reprice state machine: invoke its function, open and close the job's summary item
+REPRICE_STATE_MACHINE_GRANTS: Grants = {
+    "RepriceFunction": {"lambda:InvokeFunction"},
+    "UsageTable": {"dynamodb:UpdateItem"},
 }
 #: the durable path's state machine: invoke the attempt, record the job, publish its usage
 STATE_MACHINE_GRANTS: Grants = {
@@ -215,6 +226,34 @@ def test_state_machine_grants_are_exactly_what_it_uses(translated: dict[str, Any
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert _as_list(statement["Principal"]["Service"]) == ["states.amazonaws.com"]
     assert not role["Properties"].get("ManagedPolicyArns")
+
+
+def test_reprice_state_machine_grants_are_exactly_what_it_uses(
+    translated: dict[str, Any],
+) -> None:
+    assert grants(translated, "RepriceStateMachine") == REPRICE_STATE_MACHINE_GRANTS
+    resources = translated["Resources"]
+    role = resources[_role_id(resources["RepriceStateMachine"])]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert _as_list(statement["Principal"]["Service"]) == ["states.amazonaws.com"]
+    assert not role["Properties"].get("ManagedPolicyArns")
+    # the operator starts it (modelyard prices reprice); no function may
+    assert not any("RepriceStateMachine" in grants(translated, f) for f in EXPECTED)
+
+
+def test_reprice_queries_the_usage_table_only_through_the_ledger_index(
+    translated: dict[str, Any],
+) -> None:
+    resources = translated["Resources"]
+    role = resources[_role_id(resources["RepriceFunction"])]
+    usage_queries = [
+        resource
+        for statement in _statements(role)
+        if "dynamodb:Query" in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+        if "UsageTable" in _resource_ids(resource)
+    ]
+    assert usage_queries == [{"Fn::Sub": f"${{UsageTable.Arn}}/index/{LEDGER_INDEX}"}]
 
 
 def test_only_the_router_starts_jobs(translated: dict[str, Any]) -> None:

@@ -16,13 +16,24 @@ from typing import Any
 import pytest
 from template_support import MOTO_CANNOT_DEPLOY, REGION, ROOT, STACK_NAME, Deployed
 
+from modelyard.local.durable import REPRICE_DEFINITION_PATH
 from modelyard.local.tables import load_template, ttl_attribute
+from modelyard.pricing.reprice import PROJECTED_ATTRIBUTES
 from modelyard.resilience.statemachine import DEFINITION_PATH, placeholders
 from modelyard.settings import Settings
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from modelyard.usage.aggregate import LEDGER_INDEX
 
 TABLES = ("ConfigTable", "UsageTable")
-FUNCTIONS = ("RouterFunction", "CostAggregatorFunction", "ProviderAttemptFunction", "AdminFunction")
+FUNCTIONS = (
+    "RouterFunction",
+    "CostAggregatorFunction",
+    "ProviderAttemptFunction",
+    "AdminFunction",
+    "RepriceFunction",
+)
+#: the ledger index's keys, as usage.aggregate.ledger_item writes them
+LEDGER_INDEX_KEYS = ("ledger_pk", "ledger_sk")
 STREAMING_URI = re.compile(
     r"^arn:\$\{AWS::Partition\}:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
     r"\$\{RouterFunction\.Arn\}/response-streaming-invocations$"
@@ -81,6 +92,7 @@ def test_outputs(deployed: Deployed) -> None:
     assert deployed.outputs["UsageTableName"] == deployed.physical["UsageTable"]
     assert deployed.outputs["UsageQueueUrl"] == deployed.physical["UsageQueue"]
     assert deployed.outputs["StateMachineArn"] == deployed.physical["FallbackStateMachine"]
+    assert deployed.outputs["RepriceStateMachineArn"] == deployed.physical["RepriceStateMachine"]
     assert deployed.outputs["DashboardName"] == f"{STACK_NAME}-{REGION}"
 
 
@@ -95,11 +107,24 @@ def test_table_keys_match_the_code(deployed: Deployed, logical_id: str) -> None:
         {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
         {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
     ]
+    index_keys = LEDGER_INDEX_KEYS if logical_id == "UsageTable" else ()
     assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
-        {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-        {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        {"AttributeName": name, "AttributeType": "S"}
+        for name in sorted((PARTITION_KEY, SORT_KEY, *index_keys))
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_usage_table_ledger_index_is_what_repricing_reads(deployed: Deployed) -> None:
+    table = deployed.client("dynamodb").describe_table(TableName=deployed.physical["UsageTable"])
+    (index,) = table["Table"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == LEDGER_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "ledger_pk", "KeyType": "HASH"},
+        {"AttributeName": "ledger_sk", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert tuple(index["Projection"]["NonKeyAttributes"]) == PROJECTED_ATTRIBUTES
 
 
 @pytest.mark.parametrize("logical_id", TABLES)
@@ -269,6 +294,27 @@ def test_state_machine_is_the_definition_file(
         "UsageQueueUrl": {"Ref": "UsageQueue"},
     }
     assert _props(load_template(), "FallbackStateMachine")["Type"] == "STANDARD"
+
+
+def test_reprice_state_machine_is_its_definition_file(
+    deployed: Deployed, translated: dict[str, Any]
+) -> None:
+    sfn = deployed.client("stepfunctions")
+    machine = sfn.describe_state_machine(stateMachineArn=deployed.physical["RepriceStateMachine"])
+    assert json.loads(machine["definition"]) == json.loads(REPRICE_DEFINITION_PATH.read_text())
+    props = _props(translated, "RepriceStateMachine")
+    assert set(props["DefinitionSubstitutions"]) == placeholders(
+        REPRICE_DEFINITION_PATH.read_text()
+    )
+    assert props["DefinitionSubstitutions"] == {
+        "RepriceFunctionArn": {"Fn::GetAtt": ["RepriceFunction", "Arn"]},
+        "UsageTableName": {"Ref": "UsageTable"},
+    }
+    assert _props(load_template(), "RepriceStateMachine")["Type"] == "STANDARD"
+    env = _function_env(deployed, "RepriceFunction")
+    assert env["MODELYARD_CONFIG_TABLE"] == deployed.physical["ConfigTable"]
+    assert env["MODELYARD_USAGE_TABLE"] == deployed.physical["UsageTable"]
+    assert not {n for n in env if n.endswith("_SECRET_ARN")}
 
 
 # ------------------------------------------------------------------ API

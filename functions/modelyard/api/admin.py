@@ -23,13 +23,14 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from modelyard.api import errors
-from modelyard.api.schemas import ErrorResponse, documented_body
+from modelyard.api.schemas import documented_body, error_responses
 from modelyard.auth import admin
 from modelyard.auth.budgets import Budget
 from modelyard.auth.keys import KeyRecord
 from modelyard.auth.tenants import TenantSettings
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.gateway import Gateway
+from modelyard.pricing.prices import Price
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -135,7 +136,7 @@ class SpendReport(BaseModel):
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
-    responses={status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 415)},
+    responses=error_responses(statuses=(400, 401, 403, 404, 413, 415)),
 )
 
 
@@ -253,6 +254,88 @@ async def put_tenant(request: Request, tenant: TenantName) -> JSONResponse:
     settings = TenantSettings(budget=spec.budget(), log_prompts=spec.log_prompts)
     await asyncio.to_thread(gateway.config.put_tenant, tenant, settings)
     return JSONResponse(_tenant_view(tenant, settings))
+
+
+class PriceUpdate(BaseModel):
+    """A price version for a model, in force from `effective_from` (USD per million tokens)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: str = Field(pattern=DATE_PATTERN)
+    input: Decimal = Field(ge=0, max_digits=12)
+    output: Decimal = Field(ge=0, max_digits=12)
+    cached_input: Decimal | None = Field(default=None, ge=0, max_digits=12)
+    cache_write: Decimal | None = Field(default=None, ge=0, max_digits=12)
+    reasoning: Decimal | None = Field(default=None, ge=0, max_digits=12)
+
+
+class PriceView(BaseModel):
+    model: str
+    version: str
+    effective_from: str
+    input: str
+    output: str
+    cached_input: str | None
+    cache_write: str | None
+    reasoning: str | None
+
+
+def _price_view(price: Price) -> dict[str, Any]:
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "model": price.model,
+        "version": price.version,
+        "effective_from": price.effective_from,
+        "input": str(price.input),
+        "output": str(price.output),
+        "cached_input": text(price.cached_input),
+        "cache_write": text(price.cache_write),
+        "reasoning": text(price.reasoning),
+    }
+
+
+@router.get("/prices", response_model=list[PriceView])
+async def list_prices(request: Request) -> JSONResponse:
+    """Every price version of every model, oldest first."""
+    gateway = await _admin(request)
+    catalog = await asyncio.to_thread(gateway.config.catalog)
+    return JSONResponse(
+        [_price_view(p) for model in sorted(catalog.prices) for p in catalog.prices[model]]
+    )
+
+
+@router.put(
+    "/prices/{model:path}", response_model=PriceView, openapi_extra=documented_body(PriceUpdate)
+)
+async def put_price(request: Request, model: Annotated[str, Path(max_length=128)]) -> JSONResponse:
+    """Add a price version (or correct one in place: same date). The ledger keeps the version
+    that priced each request, so the past is never re-priced silently."""
+    gateway = await _admin(request)
+    spec: PriceUpdate = await _validated(request, PriceUpdate)
+    catalog = await asyncio.to_thread(gateway.config.catalog)
+    known = catalog.resolve(model)
+    if known is None:
+        raise NotFound(f"The model '{model}' does not exist", param="model")
+    price = Price(model=known.id, **spec.model_dump())
+    await asyncio.to_thread(gateway.config.put_price, price)
+    return JSONResponse(_price_view(price))
+
+
+class CachePurged(BaseModel):
+    tenant: str
+    purged: int
+
+
+@router.delete("/tenants/{tenant}/cache", response_model=CachePurged)
+async def purge_cache(request: Request, tenant: TenantName) -> JSONResponse:
+    """Forget every cached response of the tenant (say, after a prompt or data change)."""
+    await _admin(request)
+    from modelyard.cache import purge_tenant
+
+    purged = await asyncio.to_thread(purge_tenant, tenant)
+    return JSONResponse({"tenant": tenant, "purged": purged})
 
 
 @router.get("/spend", response_model=SpendReport)

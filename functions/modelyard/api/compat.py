@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelyard.api import errors
-from modelyard.api.schemas import ChatCompletionRequest, documented_body
+from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
 from modelyard.api.sse import EventStreamResponse
 from modelyard.errors import GatewayError, InvalidRequest
 from modelyard.gateway import Gateway, StreamResponse
@@ -41,6 +41,18 @@ class MessagesRequest(BaseModel):
     model: str = Field(min_length=1)
     max_tokens: int = Field(ge=1)
     messages: list[dict[str, Any]] = Field(min_length=1)
+
+
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicError(BaseModel):
+    """Errors of `/v1/messages`, in Anthropic's shape."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
 
 
 class EmbeddingsRequest(BaseModel):
@@ -69,7 +81,11 @@ async def _body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
     return body
 
 
-@router.post("/v1/messages", openapi_extra=documented_body(MessagesRequest))
+@router.post(
+    "/v1/messages",
+    openapi_extra=documented_body(MessagesRequest),
+    responses=error_responses(AnthropicError),
+)
 async def messages(request: Request) -> Response:
     """Anthropic's Messages API (the anthropic SDK with `base_url` at this host)."""
     request_id: str = request.state.request_id
@@ -96,7 +112,11 @@ async def messages(request: Request) -> Response:
     return JSONResponse(message_from_openai(outcome.body, message_id), headers=outcome.headers)
 
 
-@router.post("/v1/embeddings", openapi_extra=documented_body(EmbeddingsRequest))
+@router.post(
+    "/v1/embeddings",
+    openapi_extra=documented_body(EmbeddingsRequest),
+    responses=error_responses(),
+)
 async def embeddings(request: Request) -> Response:
     """OpenAI's embeddings, served by an embedding model and accounted like a completion."""
     gateway = _gateway(request)

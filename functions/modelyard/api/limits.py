@@ -1,9 +1,10 @@
 """Hostile bodies: what is refused before a request body is parsed, each a 4xx.
 
 `parse_json_body` checks, in order of cost: the content type (415), UTF-8 (400
-`invalid_encoding`, also for an unpaired `\ud800`-style escape), the JSON nesting depth (400 `json_too_deep`, measured on the raw bytes,
+`invalid_encoding`), the JSON nesting depth (400 `json_too_deep`, measured on the raw bytes,
 so a body like `[[[[...` never reaches the parser or, later, anything recursive such as
-pydantic or `json.dumps` when forwarding it), and JSON syntax (400 `invalid_json`). The body's
+pydantic or `json.dumps` when forwarding it), JSON syntax (400 `invalid_json`) and unpaired
+surrogate escapes such as `\ud800` (400 `invalid_encoding`: no text can hold them). The body's
 size (413) is enforced while reading it (`api.app.read_json`).
 """
 

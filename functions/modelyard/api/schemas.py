@@ -256,6 +256,16 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+#: every status an API route may answer besides its success (OpenAPI `responses`)
+ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 429, 502, 504)
+
+
+def error_responses(
+    model: type[BaseModel] = ErrorResponse, statuses: tuple[int, ...] = ERROR_STATUSES
+) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model} for status in statuses}
+
+
 # -- OpenAPI for bodies the routes read themselves ----------------------------------------------
 
 #: JSON schemas of the models that `documented_body` refers to, for the document's components

@@ -1,9 +1,10 @@
-"""The durable path on the embedded AWS: the fallback state machine and its attempt function.
+"""The durable paths on the embedded AWS: the fallback and reprice state machines and their
+functions.
 
-The state machine is created from the same definition file the template deploys (same
-substitutions), and moto's Step Functions executor runs it. The ProviderAttempt function is
-registered with moto and its handler runs in process (modelyard.local.lambdas), because moto
-runs no Lambda code without Docker.
+Each state machine is created from the same definition file the template deploys (same
+substitutions), and moto's Step Functions executor runs it. Their functions (ProviderAttempt,
+Reprice) are registered with moto and their handlers run in process (modelyard.local.lambdas),
+because moto runs no Lambda code without Docker.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import io
 import json
 import urllib.request
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from modelyard.local import lambdas
 from modelyard.local.tables import load_template
 from modelyard.resilience.retry import RetryPolicy
-from modelyard.resilience.statemachine import load_definition
+from modelyard.resilience.statemachine import DEFINITION_PATH, load_definition
 
 STATE_MACHINE = "modelyard-fallback"
 ATTEMPT_FUNCTION = "modelyard-provider-attempt"
+REPRICE_STATE_MACHINE = "modelyard-reprice"
+REPRICE_FUNCTION = "modelyard-reprice"
+REPRICE_DEFINITION_PATH = DEFINITION_PATH.with_name("reprice.asl.json")
 ROLE = "modelyard-local"
 #: moto's switches for running state machines and simple (Docker-less) Lambda invokes
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -48,10 +53,15 @@ def enable_execution(endpoint: str) -> None:
         response.read()
 
 
+def function_handler(logical_id: str) -> str:
+    """A function's Handler, as the template declares it."""
+    resources = load_template()["Resources"]
+    return str(resources[logical_id]["Properties"]["Handler"])
+
+
 def attempt_handler() -> str:
     """ProviderAttemptFunction's Handler, as the template declares it."""
-    resources = load_template()["Resources"]
-    return str(resources["ProviderAttemptFunction"]["Properties"]["Handler"])
+    return function_handler("ProviderAttemptFunction")
 
 
 def _role_arn(iam: Any) -> str:
@@ -67,24 +77,29 @@ def _role_arn(iam: Any) -> str:
 
 def create_attempt_function(lambda_client: Any, iam: Any) -> str:
     """The ProviderAttempt function in moto, its handler run in process; returns its ARN."""
+    return create_function(lambda_client, iam, ATTEMPT_FUNCTION, "ProviderAttemptFunction")
+
+
+def create_function(lambda_client: Any, iam: Any, name: str, logical_id: str) -> str:
+    """The template's function `logical_id` in moto as `name`, its handler run in process;
+    returns its ARN."""
+    handler = function_handler(logical_id)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("handlers/provider_attempt.py", "# runs in process, see modelyard.local\n")
-    handler = attempt_handler()
+        module = handler.rpartition(".")[0].replace(".", "/")
+        z.writestr(f"{module}.py", "# runs in process, see modelyard.local\n")
     try:
-        arn = lambda_client.get_function(FunctionName=ATTEMPT_FUNCTION)["Configuration"][
-            "FunctionArn"
-        ]
+        arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     except lambda_client.exceptions.ResourceNotFoundException:
         arn = lambda_client.create_function(
-            FunctionName=ATTEMPT_FUNCTION,
+            FunctionName=name,
             Runtime="python3.12",
             Role=_role_arn(iam),
             Handler=handler,
             Code={"ZipFile": archive.getvalue()},
             Timeout=300,
         )["FunctionArn"]
-    lambdas.register(ATTEMPT_FUNCTION, handler)
+    lambdas.register(name, handler)
     return str(arn)
 
 
@@ -94,13 +109,15 @@ def create_state_machine(
     substitutions: dict[str, str],
     name: str = STATE_MACHINE,
     policy: RetryPolicy | None = None,
+    path: Path = DEFINITION_PATH,
 ) -> str:
-    """The fallback state machine from the definition file; returns its ARN.
+    """The fallback state machine (or the one in `path`) from its definition file; returns its
+    ARN.
 
     `policy` replaces the Attempt state's Retry (tests use tiny intervals); by default the
     definition runs as deployed.
     """
-    definition = load_definition(substitutions, policy)
+    definition = load_definition(substitutions, policy, path)
     for machine in sfn.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
             sfn.update_state_machine(

@@ -1,7 +1,7 @@
 """The local stack behind `make run` and the end-to-end tests.
 
-An embedded AWS (moto server on loopback) with the template's tables, queues and fallback state
-machine (run by moto's executor), seeded; the
+An embedded AWS (moto server on loopback) with the template's tables, queues and state
+machines (fallback and reprice, run by moto's executor), seeded; the
 simulated upstreams on loopback for every provider without a real key; the usage poller
 standing in for Lambda's SQS trigger; and, on request, the gateway itself on uvicorn. Only
 endpoints differ from production: the app, the handlers and boto3 are the same.
@@ -162,16 +162,29 @@ class LocalStack:
         self.attempt_function_arn = durable.create_attempt_function(
             aws.client("lambda"), aws.client("iam")
         )
+        self.reprice_function_arn = durable.create_function(
+            aws.client("lambda"), aws.client("iam"), durable.REPRICE_FUNCTION, "RepriceFunction"
+        )
         self.state_machine_arn = durable.create_state_machine(
             aws.client("stepfunctions"), aws.client("iam"), self.substitutions()
         )
         os.environ["MODELYARD_STATE_MACHINE_ARN"] = self.state_machine_arn
+        # re-pricing history after a price correction (modelyard prices reprice)
+        self.reprice_state_machine_arn = durable.create_state_machine(
+            aws.client("stepfunctions"),
+            aws.client("iam"),
+            self.substitutions(),
+            name=durable.REPRICE_STATE_MACHINE,
+            path=durable.REPRICE_DEFINITION_PATH,
+        )
+        os.environ["MODELYARD_REPRICE_STATE_MACHINE_ARN"] = self.reprice_state_machine_arn
         get_settings.cache_clear()
 
     def substitutions(self) -> dict[str, str]:
-        """The state machine's DefinitionSubstitutions, as the template sets them."""
+        """The state machines' DefinitionSubstitutions, as the template sets them."""
         return {
             "ProviderAttemptFunctionArn": self.attempt_function_arn,
+            "RepriceFunctionArn": self.reprice_function_arn,
             "UsageTableName": USAGE_TABLE,
             "UsageQueueUrl": self.queue_url,
         }
@@ -259,4 +272,5 @@ class LocalStack:
         from modelyard.local import durable, lambdas
 
         lambdas.unregister(durable.ATTEMPT_FUNCTION)
+        lambdas.unregister(durable.REPRICE_FUNCTION)
         self._moto.stop()

@@ -5,7 +5,10 @@ amounts to every counter, so a redelivered event changes nothing and a failed on
 nothing either: counters always equal the sum of the ledger.
 
 UsageTable layout (pk / sk):
-  REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`)
+  REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`); with a
+                                                model, also `ledger_pk` = <model>#<day> and
+                                                `ledger_sk` = <request id>: the sparse index
+                                                LEDGER_INDEX that re-pricing walks
   TENANT#<tenant>  / DAY#<d>                    tenant totals (every counter: cost_usd,
                                                 requests, tokens, failed_requests; where
                                                 the response cache applied also cache_hits,
@@ -33,6 +36,13 @@ LEDGER_RETENTION_SECONDS = 400 * 24 * 3600
 HEALTH_RETENTION_SECONDS = 2 * 24 * 3600
 HEALTH_PK = "HEALTH"
 FEEDBACK_PK = "FEEDBACK"
+#: UsageTable's GSI of ledger items by model and day (template.yaml; pricing.reprice reads it).
+#: Sparse: only ledger items carry its keys, so counters and health windows stay out of it.
+LEDGER_INDEX = "ledger-by-model-day"
+
+
+def ledger_index_pk(model: str, day: str) -> str:
+    return f"{model}#{day}"
 
 
 def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
@@ -74,6 +84,9 @@ def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
 def ledger_item(event: UsageEvent, now: float | None = None) -> dict[str, Any]:
     values = event.model_dump(mode="python", exclude={"attempts", "version"})
     values["attempts"] = [a.model_dump() for a in event.attempts]
+    if event.model:
+        values["ledger_pk"] = ledger_index_pk(event.model, event.day)
+        values["ledger_sk"] = event.request_id
     return {
         "pk": f"REQ#{event.request_id}",
         "sk": "LEDGER",
