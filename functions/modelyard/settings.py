@@ -19,7 +19,6 @@ class Settings:
     key_pepper: str
     #: Secrets Manager id of a JSON object {ENV_NAME: credential} with provider keys (deployed).
     provider_secret: str | None
-    log_prompts: bool
     config_cache_seconds: float
     max_body_bytes: int
     stage: str
@@ -45,7 +44,6 @@ class Settings:
             key_pepper_secret=e.get("MODELYARD_KEY_PEPPER_SECRET_ARN") or None,
             key_pepper=e.get("MODELYARD_KEY_PEPPER", "modelyard-local-pepper"),
             provider_secret=e.get("MODELYARD_PROVIDER_SECRET_ARN") or None,
-            log_prompts=e.get("MODELYARD_LOG_PROMPTS", "").lower() in {"1", "true", "yes"},
             config_cache_seconds=float(e.get("MODELYARD_CONFIG_CACHE_SECONDS", "60")),
             max_body_bytes=int(e.get("MODELYARD_MAX_BODY_BYTES", str(1024 * 1024))),
             stage=e.get("MODELYARD_STAGE", "local"),
