@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from modelyard.api import errors
+from modelyard.api.deps import caller, validated
 from modelyard.api.schemas import documented_body, error_responses
 from modelyard.auth import admin
 from modelyard.auth.budgets import Budget
@@ -143,10 +143,7 @@ router = APIRouter(
 async def _admin(request: Request) -> Gateway:
     """The gateway, once the caller has shown an admin key (401 without a key, 403 with
     any other)."""
-    gateway: Gateway = request.app.state.gateway()
-    key = await gateway.authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    gateway, key = await caller(request)
     if not key.admin:
         raise PermissionDenied("this endpoint needs an admin key", code="admin_required")
     return gateway
@@ -155,11 +152,7 @@ async def _admin(request: Request) -> Gateway:
 async def _validated(request: Request, model: type[BaseModel]) -> Any:
     from modelyard.api.app import read_json  # app includes this router: import it late
 
-    try:
-        return model.model_validate(await read_json(request, MAX_ADMIN_BODY_BYTES))
-    except ValidationError as exc:
-        message, param = errors.validation_message(exc)
-        raise InvalidRequest(message, param=param) from None
+    return validated(model, await read_json(request, MAX_ADMIN_BODY_BYTES))
 
 
 def _epoch(moment: datetime | None) -> int | None:

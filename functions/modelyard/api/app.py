@@ -15,12 +15,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api import errors
 from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
+from modelyard.api.deps import caller, validated
 from modelyard.api.limits import parse_json_body
 from modelyard.api.schemas import (
     ChatCompletion,
@@ -33,7 +33,7 @@ from modelyard.api.schemas import (
 )
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
-from modelyard.errors import InvalidRequest, PayloadTooLarge
+from modelyard.errors import PayloadTooLarge
 from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.logs import REQUEST_ID, log_exchange
@@ -155,20 +155,14 @@ def create_app(
 
     @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
     async def list_models(request: Request) -> JSONResponse:
-        gw = current_gateway()
-        key = await gw.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
+        gw, key = await caller(request)
         return JSONResponse(await gw.models(key))
 
     @app.get("/v1/usage", responses=ERROR_RESPONSES)
     async def usage(
         request: Request, since: str | None = None, until: str | None = None
     ) -> JSONResponse:
-        gw = current_gateway()
-        key = await gw.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
+        gw, key = await caller(request)
         return JSONResponse(await gw.tenant_usage(key, since, until))
 
     @app.post(
@@ -177,15 +171,8 @@ def create_app(
         openapi_extra=documented_body(FeedbackRequest),
     )
     async def feedback(request: Request) -> JSONResponse:
-        gw = current_gateway()
-        key = await gw.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
-        try:
-            rating = FeedbackRequest.model_validate(await read_json(request, 4096))
-        except ValidationError as exc:
-            message, param = errors.validation_message(exc)
-            raise InvalidRequest(message, param=param) from None
+        gw, key = await caller(request)
+        rating = validated(FeedbackRequest, await read_json(request, 4096))
         return JSONResponse(await gw.feedback(key, rating.request_id, rating.score))
 
     @app.post(
@@ -195,16 +182,9 @@ def create_app(
         openapi_extra=documented_body(ChatCompletionRequest),
     )
     async def chat_completions(request: Request) -> Response:
-        gw = current_gateway()
-        key = await gw.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
+        gw, key = await caller(request)
         body = await read_json(request, current_settings().max_body_bytes)
-        try:
-            ChatCompletionRequest.model_validate(body)
-        except ValidationError as exc:
-            message, param = errors.validation_message(exc)
-            raise InvalidRequest(message, param=param) from None
+        validated(ChatCompletionRequest, body)
         if prefers_async(request.headers.get("prefer")):
             return await start_job(
                 gw, body, key, request.state.request_id, request.headers.get("x-modelyard-policy")
@@ -234,10 +214,7 @@ def create_app(
 
     @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)
     async def get_job(job_id: str, request: Request) -> JSONResponse:
-        gw = current_gateway()
-        key = await gw.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
+        gw, key = await caller(request)
         jobs = require_jobs(gw.jobs)
         return JSONResponse(await asyncio.to_thread(jobs.get, job_id, key.tenant))
 

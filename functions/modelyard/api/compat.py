@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from modelyard.api import errors
+from modelyard.api.deps import caller, validated
 from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
 from modelyard.api.sse import EventStreamResponse
-from modelyard.errors import GatewayError, InvalidRequest
-from modelyard.gateway import Gateway, StreamResponse
+from modelyard.errors import GatewayError
+from modelyard.gateway import StreamResponse
 from modelyard.providers.anthropic import (
     MessageEventWriter,
     error_type_for_status,
@@ -64,20 +64,11 @@ class EmbeddingsRequest(BaseModel):
     dimensions: int | None = Field(default=None, ge=1)
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway()
-    return gateway
-
-
 async def _body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
     from modelyard.api.app import read_json  # app includes this router: import it late
 
     body = await read_json(request, get_settings().max_body_bytes)
-    try:
-        model.model_validate(body)
-    except ValidationError as exc:
-        message, param = errors.validation_message(exc)
-        raise InvalidRequest(message, param=param) from None
+    validated(model, body)
     return body
 
 
@@ -91,16 +82,9 @@ async def messages(request: Request) -> Response:
     request_id: str = request.state.request_id
     message_id = "msg_" + request_id.removeprefix("req_")
     try:
-        gateway = _gateway(request)
-        key = await gateway.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-api-key")
-        )
+        gateway, key = await caller(request)
         body = openai_request(await _body(request, MessagesRequest))
-        try:
-            ChatCompletionRequest.model_validate(body)
-        except ValidationError as exc:
-            message, param = errors.validation_message(exc)
-            raise InvalidRequest(message, param=param) from None
+        validated(ChatCompletionRequest, body)
         outcome = await gateway.chat(
             body, key, request_id, request.headers.get("x-modelyard-policy")
         )
@@ -119,10 +103,7 @@ async def messages(request: Request) -> Response:
 )
 async def embeddings(request: Request) -> Response:
     """OpenAI's embeddings, served by an embedding model and accounted like a completion."""
-    gateway = _gateway(request)
-    key = await gateway.authenticate(
-        request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    gateway, key = await caller(request)
     body = await _body(request, EmbeddingsRequest)
     outcome = await gateway.embeddings(body, key, request.state.request_id)
     return Response(
