@@ -29,7 +29,8 @@ format: $(STAMP)
 	$(BIN)/ruff format functions tests bench scripts
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py --write
 
 clean:
 	rm -rf $(VENV) .aws-sam build dist *.egg-info

@@ -92,7 +92,8 @@ def markdown(rows: list[Row], context: dict[str, Any]) -> str:
         "- **coldstart**: wall time of a fresh process, best of several.",
         "- **package**: `sam build` emulated with `pip install --target` from "
         "`functions/requirements.txt` plus the code in `functions/`.",
-        "- **resilience**: in process, simulator faults set through `/_sim/faults`.",
+        "- **resilience**: in process, simulator faults set through `/_sim/config`; fault and "
+        "no-fault blocks alternate.",
         "",
     ]
     return "\n".join(out)

@@ -166,38 +166,16 @@ class Simulator:
         ttft, per_token = self._delays(model)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = self._openai_stream(reply, ttft, per_token, include_usage, fault)
-            return StreamingResponse(chunks, media_type="text/event-stream", headers=SIM_HEADERS)
-        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
-        if fault is not None and fault.kind == "malformed":
-            return Response(
-                b'{"id": "chatcmpl-broken", "choices": [', media_type="application/json"
-            )
-        if fault is not None and fault.kind in ("reset", "midstream"):
-            return _CutResponse(reply.openai_completion())
-        return JSONResponse(reply.openai_completion(), headers=SIM_HEADERS)
-
-    async def _openai_stream(
-        self,
-        reply: _Reply,
-        ttft: float,
-        per_token: float,
-        include_usage: bool,
-        fault: Fault | None,
-    ) -> AsyncIterator[bytes]:
-        if fault is not None and fault.kind == "reset":
-            raise SimulatedFailure("connection reset before the first byte")
-        await asyncio.sleep(ttft)
-        if fault is not None and fault.kind == "malformed":
-            yield b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
-            return
-        for i, chunk in enumerate(reply.openai_chunks(include_usage)):
-            if fault is not None and fault.kind == "midstream" and i == 3:
-                raise SimulatedFailure("connection dropped mid-stream")
-            if i > 1 and chunk["choices"] and chunk["choices"][0].get("finish_reason") is None:
-                await asyncio.sleep(per_token)
-            yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
-        yield b"data: [DONE]\n\n"
+            chunks = reply.openai_chunks(include_usage)
+            frames = [
+                (_sse(chunk), i > 1 and bool(chunk["choices"]) and not _finished(chunk))
+                for i, chunk in enumerate(chunks)
+            ]
+            frames.append((b"data: [DONE]\n\n", False))
+            broken = b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
+            return _stream(_paced(frames, ttft, per_token, fault, broken, cut_at=3))
+        broken = b'{"id": "chatcmpl-broken", "choices": ['
+        return await _answer(reply.openai_completion(), reply, ttft, per_token, fault, broken)
 
     # -- Anthropic wire format -----------------------------------------------------------------
     async def anthropic_messages(self, request: Request) -> Response:
@@ -231,31 +209,14 @@ class Simulator:
         reply = _Reply.build(openai_request(body), model)
         ttft, per_token = self._delays(model)
         if body.get("stream"):
-            events = self._anthropic_stream(reply, ttft, per_token, fault)
-            return StreamingResponse(events, media_type="text/event-stream", headers=SIM_HEADERS)
-        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
-        if fault is not None and fault.kind == "malformed":
-            return Response(b'{"type": "message", "content": [', media_type="application/json")
-        if fault is not None and fault.kind in ("reset", "midstream"):
-            return _CutResponse(reply.anthropic_message())
-        return JSONResponse(reply.anthropic_message(), headers=SIM_HEADERS)
-
-    async def _anthropic_stream(
-        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
-    ) -> AsyncIterator[bytes]:
-        if fault is not None and fault.kind == "reset":
-            raise SimulatedFailure("connection reset before the first byte")
-        await asyncio.sleep(ttft)
-        if fault is not None and fault.kind == "malformed":
-            yield b'event: message_start\ndata: {"type": "message_start", \n\n'
-            return
-        for i, event in enumerate(reply.anthropic_events()):
-            if fault is not None and fault.kind == "midstream" and i == 4:
-                raise SimulatedFailure("connection dropped mid-stream")
-            if event["type"] == "content_block_delta" and i > 3:
-                await asyncio.sleep(per_token)
-            data = json.dumps(event, separators=(",", ":"))
-            yield f"event: {event['type']}\ndata: {data}\n\n".encode()
+            frames = [
+                (_named_event(event), event["type"] == "content_block_delta" and i > 3)
+                for i, event in enumerate(reply.anthropic_events())
+            ]
+            broken = b'event: message_start\ndata: {"type": "message_start", \n\n'
+            return _stream(_paced(frames, ttft, per_token, fault, broken, cut_at=4))
+        broken = b'{"type": "message", "content": ['
+        return await _answer(reply.anthropic_message(), reply, ttft, per_token, fault, broken)
 
     # -- OpenAI embeddings ----------------------------------------------------------------------
     async def openai_embeddings(self, request: Request) -> Response:
@@ -352,30 +313,13 @@ class Simulator:
             if request.query_params.get("alt") != "sse":  # without it: one JSON array, at the end
                 await asyncio.sleep(ttft + per_token * reply.completion_tokens)
                 return JSONResponse(reply.gemini_chunks(), headers=SIM_HEADERS)
-            events = self._gemini_stream(reply, ttft, per_token, fault)
-            return StreamingResponse(events, media_type="text/event-stream", headers=SIM_HEADERS)
-        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
-        if fault is not None and fault.kind == "malformed":
-            return Response(b'{"candidates": [{"content": {', media_type="application/json")
-        if fault is not None and fault.kind in ("reset", "midstream"):
-            return _CutResponse(reply.gemini_response())
-        return JSONResponse(reply.gemini_response(), headers=SIM_HEADERS)
-
-    async def _gemini_stream(
-        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
-    ) -> AsyncIterator[bytes]:
-        if fault is not None and fault.kind == "reset":
-            raise SimulatedFailure("connection reset before the first byte")
-        await asyncio.sleep(ttft)
-        if fault is not None and fault.kind == "malformed":
-            yield b'data: {"candidates": [{"content": \r\n\r\n'
-            return
-        for i, chunk in enumerate(reply.gemini_chunks()):
-            if fault is not None and fault.kind == "midstream" and i == 3:
-                raise SimulatedFailure("connection dropped mid-stream")
-            if i > 0:
-                await asyncio.sleep(per_token)
-            yield b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n"
+            frames = [
+                (_sse(chunk, b"\r\n\r\n"), i > 0) for i, chunk in enumerate(reply.gemini_chunks())
+            ]
+            broken = b'data: {"candidates": [{"content": \r\n\r\n'
+            return _stream(_paced(frames, ttft, per_token, fault, broken, cut_at=3))
+        broken = b'{"candidates": [{"content": {'
+        return await _answer(reply.gemini_response(), reply, ttft, per_token, fault, broken)
 
     # -- Bedrock wire format -------------------------------------------------------------------
     async def bedrock_converse(self, request: Request) -> Response:
@@ -403,39 +347,20 @@ class Simulator:
         ttft, per_token = self._delays(model)
         headers = {**SIM_HEADERS, "x-amzn-requestid": str(uuid.uuid4())}
         if stream:
-            events = self._bedrock_stream(reply, ttft, per_token, fault)
-            return StreamingResponse(
-                events, media_type="application/vnd.amazon.eventstream", headers=headers
-            )
-        await asyncio.sleep(ttft + per_token * reply.completion_tokens)
-        if fault is not None and fault.kind == "malformed":
-            return Response(b'{"output": {"message": ', media_type="application/json")
-        if fault is not None and fault.kind in ("reset", "midstream"):
-            return _CutResponse(reply.bedrock_converse())
-        return JSONResponse(reply.bedrock_converse(), headers=headers)
-
-    async def _bedrock_stream(
-        self, reply: _Reply, ttft: float, per_token: float, fault: Fault | None
-    ) -> AsyncIterator[bytes]:
-        if fault is not None and fault.kind == "reset":
-            raise SimulatedFailure("connection reset before the first byte")
-        await asyncio.sleep(ttft)
-        for i, (event_type, payload) in enumerate(reply.bedrock_events()):
-            if fault is not None and fault.kind == "midstream" and i == 3:
-                raise SimulatedFailure("connection dropped mid-stream")
-            if event_type == "contentBlockDelta" and i > 1:
-                await asyncio.sleep(per_token)
-            message = event_stream_message(
-                {
-                    ":event-type": event_type,
-                    ":content-type": "application/json",
-                    ":message-type": "event",
-                },
-                json.dumps(payload, separators=(",", ":")).encode(),
-            )
-            if fault is not None and fault.kind == "malformed":
-                message = message[:-4] + b"\x00\x00\x00\x00"  # a wrong message CRC
-            yield message
+            corrupt = fault is not None and fault.kind == "malformed"
+            frames = [
+                (
+                    _bedrock_frame(event_type, payload, corrupt),
+                    event_type == "contentBlockDelta" and i > 1,
+                )
+                for i, (event_type, payload) in enumerate(reply.bedrock_events())
+            ]
+            events = _paced(frames, ttft, per_token, fault, None, cut_at=3)
+            return _stream(events, "application/vnd.amazon.eventstream", headers)
+        broken = b'{"output": {"message": '
+        return await _answer(
+            reply.bedrock_converse(), reply, ttft, per_token, fault, broken, headers
+        )
 
     # -- control -------------------------------------------------------------------------------
     async def stats(self, _request: Request) -> Response:
@@ -823,6 +748,77 @@ class _Reply:
         events.append(("messageStop", {"stopReason": self.stop_reason}))
         events.append(("metadata", {"usage": self._bedrock_usage(), "metrics": {"latencyMs": 1}}))
         return events
+
+
+async def _answer(
+    body: dict[str, Any],
+    reply: _Reply,
+    ttft: float,
+    per_token: float,
+    fault: Fault | None,
+    broken: bytes,
+    headers: dict[str, str] = SIM_HEADERS,
+) -> Response:
+    """A whole answer, after as long as the model would take to write it, or its fault."""
+    await asyncio.sleep(ttft + per_token * reply.completion_tokens)
+    if fault is not None and fault.kind == "malformed":
+        return Response(broken, media_type="application/json")
+    if fault is not None and fault.kind in ("reset", "midstream"):
+        return _CutResponse(body)
+    return JSONResponse(body, headers=headers)
+
+
+async def _paced(
+    frames: list[tuple[bytes, bool]],
+    ttft: float,
+    per_token: float,
+    fault: Fault | None,
+    broken: bytes | None,
+    cut_at: int,
+) -> AsyncIterator[bytes]:
+    """Stream frames as the model makes them: its time to first token, then a token's time
+    before each frame marked paced; faults cut, garble or reset the stream."""
+    if fault is not None and fault.kind == "reset":
+        raise SimulatedFailure("connection reset before the first byte")
+    await asyncio.sleep(ttft)
+    if fault is not None and fault.kind == "malformed" and broken is not None:
+        yield broken
+        return
+    for i, (frame, paced) in enumerate(frames):
+        if fault is not None and fault.kind == "midstream" and i == cut_at:
+            raise SimulatedFailure("connection dropped mid-stream")
+        if paced:
+            await asyncio.sleep(per_token)
+        yield frame
+
+
+def _stream(
+    frames: AsyncIterator[bytes],
+    media_type: str = "text/event-stream",
+    headers: dict[str, str] = SIM_HEADERS,
+) -> StreamingResponse:
+    return StreamingResponse(frames, media_type=media_type, headers=headers)
+
+
+def _sse(payload: dict[str, Any], end: bytes = b"\n\n") -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + end
+
+
+def _named_event(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+def _finished(chunk: dict[str, Any]) -> bool:
+    return chunk["choices"][0].get("finish_reason") is not None
+
+
+def _bedrock_frame(event_type: str, payload: dict[str, Any], corrupt: bool) -> bytes:
+    message = event_stream_message(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
+        json.dumps(payload, separators=(",", ":")).encode(),
+    )
+    return message[:-4] + b"\x00\x00\x00\x00" if corrupt else message  # a wrong message CRC
 
 
 class _CutResponse(Response):
