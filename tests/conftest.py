@@ -16,6 +16,7 @@ import pytest
 from modelyard import aws
 from modelyard.local.stack import LocalStack
 from modelyard.settings import get_settings
+from tests import helpers
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,7 @@ def stack() -> Iterator[LocalStack]:
     os.environ["MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS"] = "1"
     local = LocalStack(sim_latency="zero", sim_faults="").start(poll=False)
     local.base_url = local.serve_gateway()  # type: ignore[attr-defined]
+    helpers.use_poller(local.poller)
     try:
         yield local
     finally:

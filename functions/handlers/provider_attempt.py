@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from modelyard import aws
-from modelyard.pricing.prices import cost_usd, format_usd
+from modelyard.pricing.prices import cost_usd, format_usd, today
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.registry import adapter_for
 from modelyard.settings import get_settings
@@ -48,7 +48,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result = asyncio.run(adapter_for(provider.wire).chat(provider, model, event["body"]))
     except UpstreamError as exc:
         raise ATTEMPT_ERRORS[exc.kind](exc.message) from None
-    price = catalog.price(model.id, event.get("day", "9999-12-31"))
+    price = catalog.price(model.id, event.get("day") or today())
     cost = cost_usd(result.usage, price) if price else None
     return {
         "model": model.id,

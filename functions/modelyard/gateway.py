@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,6 +67,15 @@ def new_request_id() -> str:
 class ChatResponse:
     body: dict[str, Any]
     headers: dict[str, str]
+    #: the usage event still to publish: whoever sends the body awaits it right after (see
+    #: api.responses.AccountedResponse), so accounting never delays the answer
+    accounting: Coroutine[Any, Any, None] | None = None
+
+    async def settle(self) -> None:
+        """Record the request (once), for callers that do not send the body themselves."""
+        accounting, self.accounting = self.accounting, None
+        if accounting is not None:
+            await accounting
 
 
 @dataclass(slots=True)
@@ -292,10 +301,10 @@ class Gateway:
         response = result.body
         self._cache_store(ctx, candidate, dict(response), result.usage, cost)
         response["modelyard"] = meta
-        await self._account(ctx, self._event(ctx, plan, candidate, "ok", result.usage, cost))
+        event = self._event(ctx, plan, candidate, "ok", result.usage, cost)
         headers = self._headers(ctx, plan, candidate)
         headers["x-modelyard-cost-usd"] = meta["cost_usd"]
-        return ChatResponse(response, headers)
+        return ChatResponse(response, headers, self._account(ctx, event))
 
     # -- streaming -----------------------------------------------------------------------------
     async def _stream(
@@ -320,50 +329,60 @@ class Gateway:
         start: StreamStart,
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
-        """SSE bytes for the client; records exactly one usage event however the stream ends."""
+        """SSE bytes for the client; records exactly one usage event however the stream ends.
+
+        The event is published after the last byte (`[DONE]`), so accounting never delays the
+        client, and still before the generator ends, so the response (and the Lambda
+        invocation) lasts until it is recorded; a cut or cancelled stream publishes on close.
+        """
         state = start.state
         status = "cancelled"
+        event: UsageEvent | None = None
         ttft_ms = round((time.monotonic() - start.started) * 1000)
         assembler = StreamAssembler() if ctx.cache is not None and ctx.cache.write else None
         try:
-            if assembler is not None:
-                assembler.feed(start.first_chunk)
-            yield b"data: " + start.first_chunk + b"\n\n"
             try:
-                async for chunk in start.chunks:
-                    if assembler is not None:
-                        assembler.feed(chunk)
-                    yield b"data: " + chunk + b"\n\n"
-            except UpstreamError as exc:
-                status = "partial"
-                error = {
-                    "message": f"upstream failed mid-stream: {exc.message}",
-                    "type": "upstream_error",
-                    "param": None,
-                    "code": exc.kind.value,
-                }
-                yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
-                return
-            status = "ok"
-        finally:
-            with anyio.CancelScope(shield=True):
-                await _close(start.chunks)
+                if assembler is not None:
+                    assembler.feed(start.first_chunk)
+                yield b"data: " + start.first_chunk + b"\n\n"
+                try:
+                    async for chunk in start.chunks:
+                        if assembler is not None:
+                            assembler.feed(chunk)
+                        yield b"data: " + chunk + b"\n\n"
+                except UpstreamError as exc:
+                    status = "partial"
+                    error = {
+                        "message": f"upstream failed mid-stream: {exc.message}",
+                        "type": "upstream_error",
+                        "param": None,
+                        "code": exc.kind.value,
+                    }
+                    yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
+                    return
+                status = "ok"
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await _close(start.chunks)
                 usage, estimated = _stream_usage(state, features)
                 cost = cost_usd(usage, start.candidate.price)
                 event = self._event(ctx, plan, start.candidate, status, usage, cost, ttft_ms)
                 event.usage_estimated = estimated
                 event.stream = True
-                await self._account(ctx, event)
-        if assembler is not None and not estimated:  # a complete stream with real usage
-            reported = (state.usage_chunk or {}).get("usage") or openai_usage(usage)
-            assembled = assembler.completion(reported)
-            if assembled is not None:
-                self._cache_store(ctx, start.candidate, assembled, usage, cost)
-        if include_usage:
-            final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
-            final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
-            yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
-        yield b"data: [DONE]\n\n"
+            if assembler is not None and not estimated:  # a complete stream with real usage
+                reported = (state.usage_chunk or {}).get("usage") or openai_usage(usage)
+                assembled = assembler.completion(reported)
+                if assembled is not None:
+                    self._cache_store(ctx, start.candidate, assembled, usage, cost)
+            if include_usage:
+                final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
+                final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
+                yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+        finally:
+            if event is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._account(ctx, event)
 
     # -- response cache (modelyard.cache) ------------------------------------------------------
     async def _cache_lookup(

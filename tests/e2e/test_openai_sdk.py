@@ -184,8 +184,10 @@ def test_errors_reach_the_sdk_with_openai_shape(stack: LocalStack, client: OpenA
 def test_usage_reports_the_callers_tenant_from_the_aggregates(stack: LocalStack, client: OpenAI):
     import httpx
 
-    client.chat.completions.create(model="qwen3-32b", messages=[{"role": "user", "content": "x"}])
-    stack.poller.drain()
+    raw = client.chat.completions.with_raw_response.create(
+        model="qwen3-32b", messages=[{"role": "user", "content": "x"}]
+    )
+    assert ledger_items(raw.headers["x-modelyard-request-id"]), "recorded"
     headers = {"authorization": f"Bearer {stack.api_key}"}
     report = httpx.get(f"{stack.base_url}/usage", headers=headers).json()  # type: ignore[attr-defined]
     assert report["tenant"] == "local"
@@ -210,7 +212,7 @@ def test_feedback_is_recorded_once_for_the_callers_own_request(stack: LocalStack
     )
     request_id = raw.headers["x-modelyard-request-id"]
     task = raw.headers["x-modelyard-task"]
-    stack.poller.drain()
+    assert ledger_items(request_id), "recorded"
     headers = {"authorization": f"Bearer {stack.api_key}"}
     url = f"{stack.base_url}/feedback"  # type: ignore[attr-defined]
     first = httpx.post(url, headers=headers, json={"request_id": request_id, "score": 1})

@@ -60,7 +60,8 @@ def sqs_batch(events: list[UsageEvent], bodies: list[str] | None = None) -> dict
 def tenant_items(tenant: str) -> tuple[list[dict], dict[str, dict]]:
     client = aws.client("dynamodb")
     table = get_settings().usage_table
-    items = [from_item(i) for i in client.scan(TableName=table)["Items"]]
+    pages = client.get_paginator("scan").paginate(TableName=table)  # past 1 MB
+    items = [from_item(i) for page in pages for i in page["Items"]]
     ledger = [i for i in items if i["sk"] == "LEDGER" and i["tenant"] == tenant]
     counters = {i["sk"]: i for i in items if i["pk"] == f"TENANT#{tenant}"}
     return ledger, counters

@@ -26,6 +26,7 @@ from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.store.dynamo import from_item
 from modelyard.usage.aggregate import counter_keys
 from modelyard.usage.events import UsageEvent
+from tests.helpers import ledger_items
 from tests.integration.test_aggregation import assert_reconciled, sqs_batch, tenant_items
 
 DAYS = ("2026-11-22", "2026-11-23", "2026-11-24")
@@ -42,8 +43,17 @@ def usage(i: int) -> TokenUsage:
     return TokenUsage(input_tokens=1000 + 37 * i, output_tokens=200 + 11 * i, cached_tokens=50 * i)
 
 
-def event(model: str, tenant: str, day: str, i: int, at: Price, status: str = "ok") -> UsageEvent:
-    tokens = usage(i) if status == "ok" else TokenUsage()
+def event(
+    model: str,
+    tenant: str,
+    day: str,
+    i: int,
+    at: Price,
+    status: str = "ok",
+    tokens: TokenUsage | None = None,
+) -> UsageEvent:
+    if tokens is None:
+        tokens = usage(i) if status == "ok" else TokenUsage()
     return UsageEvent(
         request_id=f"req_{uuid.uuid4().hex}",
         tenant=tenant,
@@ -63,26 +73,19 @@ def event(model: str, tenant: str, day: str, i: int, at: Price, status: str = "o
 
 
 def ledger(model: str) -> list[dict[str, Any]]:
-    items = [from_item(i) for i in _scan()]
-    return [i for i in items if i["sk"] == "LEDGER" and i.get("model") == model]
+    return [i for i in ledger_items() if i.get("model") == model]
 
 
 def _scan() -> list[dict[str, Any]]:
-    client, items, kwargs = aws.client("dynamodb"), [], {"TableName": USAGE_TABLE}
-    while True:
-        page = client.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=USAGE_TABLE)
+    return [from_item(i) for page in pages for i in page["Items"]]
 
 
 def snapshot(model: str, tenants: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
     """Every ledger item of `model` and every counter of `tenants`, by key."""
-    items = [from_item(i) for i in _scan()]
     return {
         (i["pk"], i["sk"]): i
-        for i in items
+        for i in _scan()
         if (i["sk"] == "LEDGER" and i.get("model") == model)
         or any(t in i["pk"] or t in i["sk"] for t in tenants)
         or i["pk"] == f"MODEL#{model}"
@@ -118,6 +121,8 @@ def history(stack: LocalStack) -> dict[str, Any]:
     events += [event(model, spread, DAYS[i % 3], i, first) for i in range(12)]
     # no tokens, $0: only its version changes (to the back-dated one), its counters do not
     events.append(event(model, spread, DAYS[2], 99, first, status="failed"))
+    # one token: a difference of $0.0000001, which boto3 sends as 1E-7
+    events.append(event(model, spread, DAYS[1], 98, first, tokens=TokenUsage(input_tokens=1)))
     for start in range(0, len(events), 10):
         assert aggregate(sqs_batch(events[start : start + 10]), None) == {"batchItemFailures": []}
     assert_reconciled(only_last_day, 9)  # the aggregation tests' own check, before
@@ -169,9 +174,9 @@ def test_corrected_price_reprices_history_and_counters_follow(
         for e in summary["history"]
         if e["type"] == "TaskSucceeded" and e["taskSucceededEventDetails"]["resource"] == "invoke"
     ]
-    # Days, then pages of 4 for 0, 4, 4, 14 and 0 items (DynamoDB may follow a page that is
+    # Days, then pages of 4 for 0, 4, 5, 14 and 0 items (DynamoDB may follow a page that is
     # exactly full with an empty one; moto does not)
-    assert len(invokes) >= 1 + 1 + 1 + 1 + 4 + 1
+    assert len(invokes) >= 1 + 1 + 1 + 2 + 4 + 1
     items = ledger(model)
     assert len(items) == len(history["events"])
     by_id = {e.request_id: e for e in history["events"]}

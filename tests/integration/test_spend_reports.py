@@ -103,19 +103,19 @@ def test_a_new_price_version_applies_from_its_date_and_never_reprices_the_past(
                 "--output",
                 "0.20",
                 "--effective-from",
-                "2027-01-01",
+                "2099-01-01",
             ]
         )
         == 0
     )
-    assert "yi-lightning@2027-01-01" in capsys.readouterr().out
+    assert "yi-lightning@2099-01-01" in capsys.readouterr().out
     catalog = ConfigRepository(get_settings().config_table, aws.client("dynamodb")).catalog()
     assert catalog.price("yi-lightning", "2026-12-31").input == Decimal("0.14")
-    assert catalog.price("yi-lightning", "2027-01-02").input == Decimal("0.20")
+    assert catalog.price("yi-lightning", "2099-01-02").input == Decimal("0.20")
     assert main(["prices", "list", "--model", "yi-lightning"]) == 0
     listed = capsys.readouterr().out
     assert "| yi-lightning | 2026-01-01 | 0.14 |" in listed
-    assert "| yi-lightning | 2027-01-01 | 0.20 |" in listed
+    assert "| yi-lightning | 2099-01-01 | 0.20 |" in listed
     assert (
         main(
             [
@@ -128,7 +128,7 @@ def test_a_new_price_version_applies_from_its_date_and_never_reprices_the_past(
                 "--output",
                 "1",
                 "--effective-from",
-                "2027-01-01",
+                "2099-01-01",
             ]
         )
         == 2

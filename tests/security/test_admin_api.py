@@ -123,12 +123,12 @@ def test_tenant_settings_and_spend_across_tenants(stack, admin, new_key):
 
 
 def test_prices_are_versioned_through_the_admin_api(admin):
-    body = {"effective_from": "2027-03-01", "input": "0.12", "output": "0.24"}
+    body = {"effective_from": "2099-03-01", "input": "0.12", "output": "0.24"}
     put = admin.put("/admin/prices/deepseek-ai/DeepSeek-V4-Flash", json=body)
     assert put.status_code == 200, put.text
-    assert put.json()["version"] == "deepseek-v4-flash@2027-03-01"
+    assert put.json()["version"] == "deepseek-v4-flash@2099-03-01"
     versions = [p for p in admin.get("/admin/prices").json() if p["model"] == "deepseek-v4-flash"]
-    assert [p["effective_from"] for p in versions][:2] == ["2026-01-01", "2027-03-01"]
+    assert [p["effective_from"] for p in versions][:2] == ["2026-01-01", "2099-03-01"]
     assert versions[0]["input"] == "0.14", "the earlier version keeps pricing the past"
     assert admin.put("/admin/prices/gpt-9", json=body).status_code == 404
     bad = admin.put("/admin/prices/gpt-4o", json={**body, "input": "-1"})

@@ -7,7 +7,6 @@ deployed (streaming), and under Mangum for API Gateway proxy events (buffered).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
 from modelyard.api.deps import caller, validated
 from modelyard.api.limits import parse_json_body
+from modelyard.api.responses import AccountedResponse
 from modelyard.api.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -103,12 +103,6 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
         chunks.append(chunk)
     return parse_json_body(b"".join(chunks), request.headers.get("content-type"))
-
-
-def _json(body: dict[str, Any], headers: dict[str, str]) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")), media_type="application/json", headers=headers
-    )
 
 
 def create_app(
@@ -197,20 +191,21 @@ def create_app(
             async def first_run() -> dict[str, Any]:
                 outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
                 assert isinstance(outcome, ChatResponse)
+                await outcome.settle()  # stored only once it is recorded
                 return {"body": outcome.body, "headers": outcome.headers}
 
             stored, replayed = await gw.idempotency.run(
                 key.tenant, idempotency_key, body, first_run
             )
             headers = {**stored["headers"], "x-modelyard-idempotent-replay": str(replayed).lower()}
-            return _json(stored["body"], headers)
+            return AccountedResponse(stored["body"], headers, None)
         outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
         if isinstance(outcome, StreamResponse):
             return EventStreamResponse(outcome.chunks, headers=outcome.headers)
         tenant = await gw.config.tenant_async(key.tenant)
         if tenant is not None and tenant.log_prompts:  # the tenant's opt-in, never by default
             log_exchange(request.state.request_id, key.tenant, body, outcome.body)
-        return _json(outcome.body, outcome.headers)
+        return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
 
     @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)
     async def get_job(job_id: str, request: Request) -> JSONResponse:

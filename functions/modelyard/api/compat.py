@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.api.deps import caller, validated
+from modelyard.api.responses import AccountedResponse
 from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
 from modelyard.api.sse import EventStreamResponse
 from modelyard.errors import GatewayError
@@ -93,7 +94,9 @@ async def messages(request: Request) -> Response:
     if isinstance(outcome, StreamResponse):
         events = _message_events(outcome.chunks, MessageEventWriter(message_id))
         return EventStreamResponse(events, headers=outcome.headers)
-    return JSONResponse(message_from_openai(outcome.body, message_id), headers=outcome.headers)
+    return AccountedResponse(
+        message_from_openai(outcome.body, message_id), outcome.headers, outcome.accounting
+    )
 
 
 @router.post(
@@ -106,11 +109,7 @@ async def embeddings(request: Request) -> Response:
     gateway, key = await caller(request)
     body = await _body(request, EmbeddingsRequest)
     outcome = await gateway.embeddings(body, key, request.state.request_id)
-    return Response(
-        json.dumps(outcome.body, separators=(",", ":")),
-        media_type="application/json",
-        headers=outcome.headers,
-    )
+    return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
 
 
 def anthropic_error(exc: GatewayError) -> JSONResponse:

@@ -5,6 +5,11 @@ TransactWriteItems costs time in proportion to the table's size times the transa
 length: after a few thousand requests the local aggregator takes seconds per event. This keeps
 moto's semantics (all or nothing) by snapshotting only the items the transaction touches and
 restoring them if it is cancelled. Nothing in the deployed code path uses it.
+
+It also makes moto's number arithmetic (`ADD`, `SET a = a + :x`) read every number DynamoDB
+accepts: moto parses an operand without a "." with `int()`, so an amount that boto3 serialises
+in exponent form (a cost of 2E-8, a re-pricing difference of -5E-7) fails the update, where
+DynamoDB adds it exactly.
 """
 
 from __future__ import annotations
@@ -61,7 +66,34 @@ def install() -> None:
 
     models.copy = _NoTableCopy  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _exact_number_arithmetic()
     _INSTALLED = True
+
+
+def _exact_number_arithmetic() -> None:
+    """Number + and - in moto's DynamoType as Decimal, whatever the operands' notation."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original_add, original_sub = DynamoType.__add__, DynamoType.__sub__
+
+    def plain(value: Decimal) -> str:
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    def add(self: Any, other: Any) -> Any:
+        if self.is_number() and getattr(other, "is_number", lambda: False)():
+            return DynamoType({"N": plain(Decimal(self.value) + Decimal(other.value))})
+        return original_add(self, other)
+
+    def sub(self: Any, other: Any) -> Any:
+        if self.is_number() and getattr(other, "is_number", lambda: False)():
+            return DynamoType({"N": plain(Decimal(self.value) - Decimal(other.value))})
+        return original_sub(self, other)
+
+    DynamoType.__add__ = add  # type: ignore[method-assign]
+    DynamoType.__sub__ = sub  # type: ignore[method-assign]
 
 
 def _restore(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:

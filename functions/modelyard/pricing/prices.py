@@ -8,6 +8,7 @@ it as a Number (38 significant digits) and its ADD keeps aggregates exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 MILLION = Decimal(1_000_000)
@@ -74,6 +75,11 @@ def normalize(amount: Decimal) -> Decimal:
     normal = amount.normalize()
     exponent = normal.as_tuple().exponent
     return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
+
+
+def today() -> str:
+    """Today's date (UTC) as ISO text: the day whose price versions are in force."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def format_usd(amount: Decimal) -> str:

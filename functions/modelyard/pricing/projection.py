@@ -6,18 +6,18 @@ from decimal import Decimal
 from typing import Any
 
 from modelyard.catalog import Catalog
-from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
+from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd, today
 
 
 def project(
-    catalog: Catalog, requests: int, input_tokens: int, output_tokens: int, on: str = "9999-12-31"
+    catalog: Catalog, requests: int, input_tokens: int, output_tokens: int, on: str | None = None
 ) -> list[dict[str, Any]]:
     """Monthly and annual cost per chat model for `requests` a month of the given shape."""
     if min(requests, input_tokens, output_tokens) < 0:
         raise ValueError("requests and token counts must not be negative")
     rows = []
     for model in catalog.models.values():
-        price = catalog.price(model.id, on)
+        price = catalog.price(model.id, on or today())
         if price is None or model.kind != "chat":
             continue
         per_request = cost_usd(TokenUsage(input_tokens, output_tokens), price)

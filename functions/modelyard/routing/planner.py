@@ -17,6 +17,7 @@ from typing import Any
 from modelyard.catalog import Catalog, Feedback, Model, ModelHealth, Provider
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd
+from modelyard.pricing.prices import today as current_day
 from modelyard.routing.classifier import TASKS, classify_messages
 from modelyard.routing.policy import AUTO_MODELS, Policy, resolve_policy
 
@@ -184,9 +185,10 @@ def plan_route(
     healthy: Callable[[str], bool] = lambda _model: True,
     health: Mapping[str, ModelHealth] | None = None,
     feedback: Mapping[tuple[str, str], Feedback] | None = None,
-    today: str = "9999-12-31",
+    today: str | None = None,
 ) -> RoutePlan:
     """Rank the models that may serve this request; raises if none may."""
+    today = today or current_day()
     signals: tuple[str, ...]
     if route.task:
         task, confidence, signals = route.task, 1.0, ("request:modelyard.task",)
@@ -445,11 +447,12 @@ def plan_embedding(
     *,
     allowed: Callable[[str], bool] = lambda _model: True,
     healthy: Callable[[str], bool] = lambda _model: True,
-    today: str = "9999-12-31",
+    today: str | None = None,
 ) -> RoutePlan:
     """An embeddings request: the named embedding model, or for an `auto` name every allowed
     embedding model, cheapest first. Vectors from different models are not comparable, so a
     named model never falls back to another."""
+    today = today or current_day()
     requested = route.model.strip()
     if requested.lower() in AUTO_MODELS:
         pool = sorted(
