@@ -276,3 +276,23 @@ def test_reprice_refuses_a_model_without_prices_and_a_bad_range(
     )
     assert "before since" in capsys.readouterr().err
     assert main(["prices", "reprice-status", "reprice_nope"]) == 2
+
+
+def test_a_stale_read_of_an_item_applies_nothing(
+    stack: LocalStack, history: dict[str, Any]
+) -> None:
+    # as a read from the eventually consistent index may be: the item before re-pricing
+    model = history["model"]
+    item = next(i for i in ledger(model) if i["status"] == "ok" and "repriced_version" in i)
+    stale = {k: v for k, v in item.items() if k != "repriced_version"}
+    stale["cost_usd"] = item["original_cost_usd"]
+    before = snapshot(model, history["tenants"])
+    stack.config.refresh()
+    in_force = stack.config.catalog().price(model, item["day"])
+    assert in_force is not None
+
+    # the condition fails, the transaction returns the item as it is, and that is right already
+    delta = reprice.reprice_item(aws.client("dynamodb"), USAGE_TABLE, in_force, stale, "x", "now")
+
+    assert delta is None
+    assert snapshot(model, history["tenants"]) == before

@@ -1,7 +1,10 @@
-"""Publishes usage events to SQS, with the ledger itself as the fallback.
+"""Publishes usage events to SQS in batches, with the ledger itself as the fallback.
 
-If SQS cannot take an event, the router records it directly with the same idempotent
-transaction the aggregator uses: an event is never dropped for want of a queue.
+Events published while a send is in flight wait for the next one and go together
+(`SendMessageBatch`, up to ten), so one worker thread carries a busy router's accounting
+instead of one thread and one request per event. A caller's `publish` returns once its own
+event is on the queue. If SQS cannot take an event, the router records it directly with the
+same idempotent transaction the aggregator uses: an event is never dropped for want of a queue.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from modelyard.usage.events import UsageEvent
 
 logger = logging.getLogger("modelyard.usage")
 
+SQS_BATCH = 10
+
+Pending = list[tuple[UsageEvent, asyncio.Future[str]]]
+
 
 class UsagePublisher:
     def __init__(self, queue_url: str | None, table: str, clients: Any) -> None:
@@ -22,16 +29,66 @@ class UsagePublisher:
         self.queue_url = queue_url
         self.table = table
         self.clients = clients
-
-    def publish_sync(self, event: UsageEvent) -> str:
-        body = event.model_dump_json()
-        if self.queue_url:
-            try:
-                self.clients("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
-                return "queued"
-            except Exception:
-                logger.exception("usage queue unavailable; recording %s directly", event.request_id)
-        return aggregate.record(self.clients("dynamodb"), self.table, event)
+        #: per event loop (Mangum may run each invocation on a new one): waiting events, and
+        #: whether a flusher is draining them
+        self._pending: dict[asyncio.AbstractEventLoop, Pending] = {}
+        self._flushers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     async def publish(self, event: UsageEvent) -> str:
-        return await asyncio.to_thread(self.publish_sync, event)
+        """ "queued", or, when SQS failed, what recording it directly did."""
+        if not self.queue_url:
+            return await asyncio.to_thread(self.record, event)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str] = loop.create_future()
+        self._pending.setdefault(loop, []).append((event, done))
+        if loop not in self._flushers:
+            self._flushers[loop] = loop.create_task(self._flush(loop))
+        return await done
+
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._pending[loop]
+        try:
+            while pending:
+                batch, pending[:SQS_BATCH] = pending[:SQS_BATCH], []
+                outcomes = await asyncio.to_thread(self.send, [event for event, _ in batch])
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        done.set_exception(outcome)
+                    else:
+                        done.set_result(outcome)
+        finally:
+            for _, done in pending:  # only if the flusher itself failed
+                if not done.done():
+                    done.set_exception(RuntimeError("usage publisher stopped"))
+            del self._flushers[loop]
+            del self._pending[loop]
+
+    def send(self, events: list[UsageEvent]) -> list[str | Exception]:
+        """One SendMessageBatch; each event it could not queue is recorded directly (an
+        exception in its place if even that failed)."""
+        failed: set[int] = set(range(len(events)))
+        try:
+            response = self.clients("sqs").send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": event.model_dump_json()}
+                    for i, event in enumerate(events)
+                ],
+            )
+            failed = {int(entry["Id"]) for entry in response.get("Failed", [])}
+        except Exception:
+            logger.exception("usage queue unavailable; recording %d events directly", len(events))
+        outcomes: list[str | Exception] = []
+        for i, event in enumerate(events):
+            try:
+                outcomes.append(self.record(event) if i in failed else "queued")
+            except Exception as exc:
+                logger.exception("usage event %s could not be recorded", event.request_id)
+                outcomes.append(exc)
+        return outcomes
+
+    def record(self, event: UsageEvent) -> str:
+        """The ledger item and counters, written by the router itself (no queue, or none up)."""
+        return aggregate.record(self.clients("dynamodb"), self.table, event)
