@@ -7,11 +7,20 @@
 Importing this module creates no AWS client and opens no connection.
 """
 
-from mangum import Mangum
+from typing import Any
 
 from modelyard.api.app import create_app
 from modelyard.logs import configure_logging
 
 configure_logging()  # once per process: JSON lines with the request id, secrets scrubbed
 app = create_app()
-handler = Mangum(app, lifespan="off", api_gateway_base_path="/")
+
+
+def __getattr__(name: str) -> Any:
+    """`handler` is made on first use: the streaming door (uvicorn) never needs Mangum."""
+    if name == "handler":
+        from mangum import Mangum
+
+        globals()["handler"] = Mangum(app, lifespan="off", api_gateway_base_path="/")
+        return globals()["handler"]
+    raise AttributeError(name)

@@ -279,7 +279,7 @@ def test_reprice_refuses_a_model_without_prices_and_a_bad_range(
 
 
 def test_a_stale_read_of_an_item_applies_nothing(
-    stack: LocalStack, history: dict[str, Any]
+    stack: LocalStack, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # as a read from the eventually consistent index may be: the item before re-pricing
     model = history["model"]
@@ -291,8 +291,13 @@ def test_a_stale_read_of_an_item_applies_nothing(
     in_force = stack.config.catalog().price(model, item["day"])
     assert in_force is not None
 
+    priced: list[Any] = []
+    real = reprice.reprice_transaction
+    monkeypatch.setattr(reprice, "reprice_transaction", lambda *a: priced.append(a[2]) or real(*a))
+
     # the condition fails, the transaction returns the item as it is, and that is right already
     delta = reprice.reprice_item(aws.client("dynamodb"), USAGE_TABLE, in_force, stale, "x", "now")
 
     assert delta is None
+    assert [p["cost_usd"] for p in priced] == [item["original_cost_usd"], item["cost_usd"]]
     assert snapshot(model, history["tenants"]) == before

@@ -70,9 +70,11 @@ DEFAULT_RETRY_POLICY = RetryPolicy(
             max_attempts=2,
             max_delay_seconds=4.0,
         ),
+        # one quick retry (up to 50 ms of jitter): a fast 500 is often a blip, and waiting
+        # longer costs more than falling back to the next candidate
         Retrier(
             ("server_error", "connection_error", "malformed_response"),
-            interval_seconds=0.2,
+            interval_seconds=0.05,
             max_attempts=1,
         ),
         Retrier(("timeout",), interval_seconds=0.2, max_attempts=1),

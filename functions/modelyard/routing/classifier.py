@@ -32,6 +32,7 @@ import struct
 import zlib
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -489,6 +490,13 @@ def _argmax(values: list[float]) -> int:
     return max(range(len(values)), key=values.__getitem__)
 
 
+@lru_cache(maxsize=1024)
+def _scored(text: str) -> tuple[tuple[float, ...], tuple[tuple[str, str, float], ...]]:
+    """A segment's logits and rule hits. Cached: a conversation's system prompt and earlier
+    turns come back on every request of that conversation, and so do common prompts."""
+    return tuple(_get_model().logits(text)), tuple(_rules(text))
+
+
 def classify_messages(
     messages: list[dict[str, Any]], *, has_tools: bool = False, json_output: bool = False
 ) -> Classification:
@@ -502,8 +510,7 @@ def classify_messages(
     reasons: list[tuple[int, str]] = []
     last_only: list[float] = []
     for n, (text, weight) in enumerate(segments):
-        logits = model.logits(text)
-        rules = _rules(text)
+        logits, rules = _scored(text)
         for c, value in enumerate(logits):
             combined[c] += value * weight / total
         for signal, task, boost in rules:
