@@ -358,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     pricing_commands.register(prices)
 
     spend = sub.add_parser("spend", help="spend report from the aggregates")
-    spend.add_argument("--by", default="day", help="day, model or day,model (default: day)")
+    spend.add_argument(
+        "--by", default="day", help="day, month, model or a mix such as month,model (default: day)"
+    )
     spend.add_argument("--plot", metavar="PNG", help="also write a chart of spend by day and model")
     _period_arguments(spend)
     spend.set_defaults(func=cmd_spend)

@@ -65,14 +65,22 @@ def spend_rows(
     return sorted(rows, key=lambda r: (r.day, r.model))
 
 
+GROUPINGS = {
+    "day": lambda row: row.day,
+    "month": lambda row: row.day[:7],
+    "model": lambda row: row.model,
+}
+
+
 def group(rows: Iterable[SpendRow], by: str) -> list[dict[str, Any]]:
-    """Totals by `day`, `model`, or `day,model`."""
+    """Totals by any of `day`, `month` and `model` (e.g. `month,model`): a month is the sum
+    of its day counters."""
     fields = [f.strip() for f in by.split(",") if f.strip()]
-    if not fields or any(f not in ("day", "model") for f in fields):
-        raise ValueError("--by takes day, model or day,model")
+    if not fields or any(f not in GROUPINGS for f in fields):
+        raise ValueError("--by takes day, month or model, or a comma-separated mix")
     totals: dict[tuple[str, ...], list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
     for row in rows:
-        entry = totals[tuple(getattr(row, f) for f in fields)]
+        entry = totals[tuple(GROUPINGS[f](row) for f in fields)]
         entry[0] += row.cost
         entry[1] += row.requests
         entry[2] += row.input_tokens + row.output_tokens

@@ -196,6 +196,7 @@ def test_usage_reports_the_callers_tenant_from_the_aggregates(stack: LocalStack,
         float(report["total_cost_usd"])
     )
     assert "qwen3-32b" in {m["model"] for m in report["by_model"]}
+    assert sum(m["requests"] for m in report["by_month"]) == report["total_requests"]
     bad = httpx.get(f"{stack.base_url}/usage?since=yesterday", headers=headers)  # type: ignore[attr-defined]
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "since"
 

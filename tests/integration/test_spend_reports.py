@@ -46,6 +46,9 @@ def test_spend_table_and_chart_for_a_tenant(stack: LocalStack, capsys, tmp_path:
     total = sum((e.cost_usd for e in events), Decimal(0))
     assert f"total: ${total.normalize():f}" in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["spend", "--tenant", tenant, "--by", "month", "--since", "2026-11-01"]) == 0
+    monthly = capsys.readouterr().out
+    assert f"| 2026-11 | {len(events)} |" in monthly
 
 
 def test_savings_compares_routed_spend_with_one_reference_model(stack: LocalStack, capsys):
@@ -81,7 +84,9 @@ def test_savings_compares_routed_spend_with_one_reference_model(stack: LocalStac
 
 def test_bad_grouping_is_one_clear_line(stack: LocalStack, capsys):
     assert main(["spend", "--by", "weather"]) == 2
-    assert capsys.readouterr().err.strip() == "modelyard: --by takes day, model or day,model"
+    assert capsys.readouterr().err.strip() == (
+        "modelyard: --by takes day, month or model, or a comma-separated mix"
+    )
 
 
 def test_a_new_price_version_applies_from_its_date_and_never_reprices_the_past(

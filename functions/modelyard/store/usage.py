@@ -96,7 +96,7 @@ class UsageRepository:
             kind: defaultdict(
                 lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0, "saved": Decimal(0)}
             )
-            for kind in ("MODEL", "TASK")
+            for kind in ("MODEL", "TASK", "MONTH")
         }
         for item in items:
             parts = str(item["sk"]).split("#")
@@ -107,6 +107,11 @@ class UsageRepository:
             if len(parts) == 2:
                 day = {"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens}
                 days.append({**day, "saved": saved})
+                month = groups["MONTH"][parts[1][:7]]  # a month is the sum of its days
+                month["cost"] += cost
+                month["requests"] += requests
+                month["tokens"] += tokens
+                month["saved"] += saved
             elif len(parts) == 4 and parts[2] in groups:
                 entry = groups[parts[2]][parts[3]]
                 entry["cost"] += cost
@@ -122,6 +127,7 @@ class UsageRepository:
             "total_tokens": sum(d["tokens"] for d in days),
             "total_saved_usd": format_usd(sum((d["saved"] for d in days), Decimal(0))),
             "by_day": [_row("day", d["day"], d) for d in days],
+            "by_month": [_row("month", m, v) for m, v in sorted(groups["MONTH"].items())],
             "by_model": [_row("model", m, v) for m, v in sorted(groups["MODEL"].items())],
             "by_task": [_row("task", t, v) for t, v in sorted(groups["TASK"].items())],
         }
