@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from modelyard.pricing.prices import Price
+from modelyard.resilience.retry import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ class Catalog:
     prices: dict[str, tuple[Price, ...]]
     #: task -> model id -> score
     quality: dict[str, dict[str, QualityScore]] = field(default_factory=dict)
+    #: retry policy per model id, "*" for every other model (seed: infra/seed/retry.json)
+    retry_policies: dict[str, RetryPolicy] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +95,10 @@ class Catalog:
         for model in self.models.values():
             for name in (model.id, f"{model.provider}/{model.id}", model.upstream, *model.aliases):
                 names.setdefault(name.lower(), model.id)
+
+    def retry_policy(self, model_id: str) -> RetryPolicy | None:
+        """The model's own retry policy, else the catalog's default, else None (the code's)."""
+        return self.retry_policies.get(model_id) or self.retry_policies.get("*")
 
     def resolve(self, name: str) -> Model | None:
         """A model by id, provider-qualified id, upstream name or alias (case-insensitive)."""

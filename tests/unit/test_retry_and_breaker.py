@@ -48,3 +48,31 @@ def test_breaker_opens_half_opens_and_closes():
     assert not breaker.allows("m")  # one trial at a time
     breaker.success("m")
     assert breaker.state("m") == "closed"
+
+
+def test_the_seeded_default_policy_is_the_one_the_state_machine_renders():
+    import json
+    from pathlib import Path
+
+    from modelyard.resilience.retry import RetryPolicy
+
+    seed = json.loads((Path(__file__).parents[2] / "infra/seed/retry.json").read_text())
+    assert RetryPolicy.from_config(seed["policies"]["*"]) == DEFAULT_RETRY_POLICY
+
+
+def test_a_model_can_have_its_own_retry_policy():
+    from modelyard.cli import _offline_catalog
+    from modelyard.routing.planner import RequestFeatures, RouteRequest, plan_route
+
+    catalog = _offline_catalog()
+    body = {
+        "model": "yi-lightning",
+        "messages": [{"role": "user", "content": "hi"}],
+        "modelyard": {"fallbacks": ["qwen3-32b"]},
+    }
+    yi, qwen = plan_route(
+        RouteRequest.from_body(body), RequestFeatures.from_chat(body), catalog
+    ).candidates
+    assert yi.retry is not None and yi.retry.retrier_for("rate_limited").max_attempts == 1
+    assert qwen.retry == DEFAULT_RETRY_POLICY
+    assert yi.retry.retrier_for("server_error") is None  # only what its own policy lists

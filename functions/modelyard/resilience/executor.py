@@ -268,7 +268,8 @@ class FallbackExecutor:
                 )
                 if error.retryable:
                     self.breaker.failure(key)
-                retrier = self.retry_policy.retrier_for(error.kind.value)
+                policy = candidate.retry or self.retry_policy
+                retrier = policy.retrier_for(error.kind.value)
                 if error.retryable and retrier and retries < retrier.max_attempts:
                     retries += 1
                     wait = max(retrier.delay(retries), error.retry_after or 0.0)

@@ -61,6 +61,27 @@ class RetryPolicy:
     def to_asl(self) -> list[dict[str, Any]]:
         return [r.to_asl() for r in self.retriers]
 
+    @classmethod
+    def from_config(cls, retriers: list[dict[str, Any]]) -> RetryPolicy:
+        """A policy from ConfigTable / seed JSON: Step Functions' Retry fields, snake_case."""
+        parsed = []
+        for entry in retriers:
+            jitter = str(entry.get("jitter_strategy", "FULL"))
+            if jitter not in ("FULL", "NONE"):
+                raise ValueError(f"jitter_strategy must be FULL or NONE, not {jitter!r}")
+            delay = entry.get("max_delay_seconds")
+            parsed.append(
+                Retrier(
+                    error_equals=tuple(str(e) for e in entry["error_equals"]),
+                    interval_seconds=float(entry.get("interval_seconds", 0.25)),
+                    max_attempts=int(entry.get("max_attempts", 2)),
+                    backoff_rate=float(entry.get("backoff_rate", 2.0)),
+                    max_delay_seconds=None if delay is None else float(delay),
+                    jitter_strategy="FULL" if jitter == "FULL" else "NONE",
+                )
+            )
+        return cls(retriers=tuple(parsed))
+
 
 DEFAULT_RETRY_POLICY = RetryPolicy(
     retriers=(

@@ -18,6 +18,7 @@ from modelyard.catalog import Catalog, Feedback, Model, ModelHealth, Provider
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.pricing.prices import today as current_day
+from modelyard.resilience.retry import RetryPolicy
 from modelyard.routing.classifier import TASKS, classify_messages
 from modelyard.routing.policy import AUTO_MODELS, Policy, resolve_policy
 
@@ -93,6 +94,8 @@ class Candidate:
     error_rate: float = 0.0
     #: time to first token expected (observed, else the seed's); hedging waits 1.5 times it
     expected_ttft_ms: float = 0.0
+    #: the retry policy configured for this model (None: the executor's default)
+    retry: RetryPolicy | None = None
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -406,7 +409,16 @@ def _score(
         quality = round(rated.blend(quality), 2)
     error_rate = observed.error_rate if observed else 0.0
     return Candidate(
-        model, catalog.provider_of(model), price, quality, cost, latency, 0.0, error_rate, ttft
+        model,
+        catalog.provider_of(model),
+        price,
+        quality,
+        cost,
+        latency,
+        0.0,
+        error_rate,
+        ttft,
+        catalog.retry_policy(model.id),
     )
 
 
@@ -476,7 +488,16 @@ def plan_embedding(
             rejected[model.id] = "circuit open"
         else:
             candidates.append(
-                Candidate(model, catalog.provider_of(model), price, 0.0, Decimal(0), 0.0, 0.0)
+                Candidate(
+                    model,
+                    catalog.provider_of(model),
+                    price,
+                    0.0,
+                    Decimal(0),
+                    0.0,
+                    0.0,
+                    retry=catalog.retry_policy(model.id),
+                )
             )
     if not candidates:
         raise _no_candidate(requested, rejected)

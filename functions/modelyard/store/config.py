@@ -5,6 +5,8 @@ Item layout (pk / sk):
   CATALOG / MODEL#<id>                  a model
   CATALOG / PRICE#<model>#<date>        one price version
   CATALOG / QUALITY#<task>#<model>      a per-task quality score
+  CATALOG / RETRY#<model> | RETRY#*     a retry policy (Step Functions' fields), one model's
+                                        or every other model's
   KEY#<hmac> / KEY                      an API key (the hash is the lookup)
   KEYID#<id> / KEY                      the same key, by id (admin: rotate, revoke)
   TENANT#<t> / KEY#<id>                 the same key, by tenant (admin: list)
@@ -28,6 +30,7 @@ from modelyard.auth.keys import KeyRecord
 from modelyard.auth.tenants import TenantSettings
 from modelyard.catalog import Capabilities, Catalog, Model, Provider, QualityScore
 from modelyard.pricing.prices import Price
+from modelyard.resilience.retry import RetryPolicy
 from modelyard.store.cache import TtlCache
 from modelyard.store.dynamo import as_int, from_item, query_all, to_item, write_batch
 
@@ -315,6 +318,7 @@ def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> Catalog:
     models: dict[str, Model] = {}
     prices: dict[str, list[Price]] = {}
     quality: dict[str, dict[str, QualityScore]] = {}
+    retry: dict[str, RetryPolicy] = {}
     for item in items:
         kind = str(item["sk"]).split("#", 1)[0]
         if kind == "PROVIDER":
@@ -345,11 +349,14 @@ def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> Catalog:
             quality.setdefault(item["task"], {})[item["model"]] = QualityScore(
                 score=Decimal(item["score"]), source=item.get("source", "")
             )
+        elif kind == "RETRY":
+            retry[str(item["sk"]).split("#", 1)[1]] = RetryPolicy.from_config(item["retriers"])
     return Catalog(
         providers=providers,
         models=models,
         prices={m: tuple(sorted(p, key=lambda x: x.effective_from)) for m, p in prices.items()},
         quality=quality,
+        retry_policies=retry,
     )
 
 

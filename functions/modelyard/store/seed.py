@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from modelyard.resilience.retry import RetryPolicy
 from modelyard.store.config import CATALOG_PK
 
 
@@ -38,6 +39,11 @@ def seed_items(seed_dir: Path | None = None) -> Iterator[dict[str, Any]]:
                 for k, v in price.items()
             },
         }
+    retry = folder / "retry.json"
+    if retry.is_file():
+        for route, retriers in _load(retry)["policies"].items():
+            RetryPolicy.from_config(retriers)  # a bad seed fails here, not on a request
+            yield {"pk": CATALOG_PK, "sk": f"RETRY#{route}", "retriers": retriers}
     routes = folder / "routes.json"
     if routes.is_file():
         for task, scores in _load(routes)["quality"].items():
