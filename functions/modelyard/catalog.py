@@ -19,6 +19,9 @@ class Provider:
     wire: str  # adapter: "openai" | "anthropic" | "gemini" | "bedrock"
     base_url: str
     api_key_env: str
+    #: Azure OpenAI: set, requests go to /openai/deployments/<upstream>/...?api-version=<it>
+    #: with the key in an `api-key` header
+    api_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

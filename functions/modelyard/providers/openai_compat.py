@@ -62,7 +62,7 @@ class OpenAICompatAdapter:
         else:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
-        return _post(provider, "/chat/completions", payload)
+        return _post(provider, "/chat/completions", payload, model)
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
         return await _send(self._request(provider, model, body, stream=False), provider, "choices")
@@ -71,7 +71,7 @@ class OpenAICompatAdapter:
         """OpenAI's embeddings endpoint, the body passed through with the upstream model name."""
         payload = {**body, "model": model.upstream}
         payload.pop("modelyard", None)
-        return await _send(_post(provider, "/embeddings", payload), provider, "data")
+        return await _send(_post(provider, "/embeddings", payload, model), provider, "data")
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
@@ -119,14 +119,26 @@ class OpenAICompatAdapter:
             await response.aclose()
 
 
-def _post(provider: Provider, path: str, payload: dict[str, Any]) -> httpx.Request:
+def _post(provider: Provider, path: str, payload: dict[str, Any], model: Model) -> httpx.Request:
+    """The upstream request; Azure OpenAI names the deployment in the path and takes its key
+    in an `api-key` header, everyone else a Bearer token."""
     headers = {"content-type": "application/json"}
     key = provider_api_key(provider.api_key_env)
-    if key:
-        headers["authorization"] = f"Bearer {key}"
+    base = provider.base_url.rstrip("/")
+    params = None
+    if provider.api_version:
+        url = f"{base}/openai/deployments/{model.upstream}{path}"
+        params = {"api-version": provider.api_version}
+        if key:
+            headers["api-key"] = key
+    else:
+        url = base + path
+        if key:
+            headers["authorization"] = f"Bearer {key}"
     return http_client().build_request(
         "POST",
-        provider.base_url.rstrip("/") + path,
+        url,
+        params=params,
         content=json.dumps(payload, separators=(",", ":")),
         headers=headers,
     )

@@ -328,6 +328,7 @@ def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> Catalog:
                 wire=item["wire"],
                 base_url=item["base_url"],
                 api_key_env=item.get("api_key_env", ""),
+                api_version=item.get("api_version", ""),
             )
         elif kind == "MODEL":
             caps = item.get("capabilities") or {}
