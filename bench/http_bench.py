@@ -561,8 +561,8 @@ def _streaming(info: dict[str, Any], quick: bool) -> list[Row]:
             "ms",
             ms(d_tail, 50),
             "direct tail p50",
-            "the gateway publishes the usage event (SQS on moto) before it sends the usage "
-            "chunk and [DONE]",
+            "after [DONE] the gateway publishes the usage event (SQS on moto) before it ends "
+            "the stream: the client has every byte, the response stays open until recorded",
         ),
         Row(
             "streaming",

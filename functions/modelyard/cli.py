@@ -209,10 +209,15 @@ def _spend(args: argparse.Namespace) -> tuple[Any, list[Any], str, str]:
     today = datetime.now(UTC)
     since = args.since or f"{today:%Y-%m}-01"
     until = args.until or f"{today:%Y-%m-%d}"
-    catalog = _config_repository().catalog()
-    rows = reports.spend_rows(
-        aws.client("dynamodb"), get_settings().usage_table, catalog, args.tenant, since, until
-    )
+    config = _config_repository()
+    catalog = config.catalog()
+    client, table = aws.client("dynamodb"), get_settings().usage_table
+    if "key" in (getattr(args, "by", "") or "").split(","):
+        if not args.tenant:
+            raise CommandError("spend by key needs --tenant (keys are listed per tenant)")
+        keys = [record.key_id for record in config.tenant_keys(args.tenant)]
+        return catalog, reports.key_rows(client, table, keys, since, until), since, until
+    rows = reports.spend_rows(client, table, catalog, args.tenant, since, until)
     return catalog, rows, since, until
 
 
@@ -359,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     spend = sub.add_parser("spend", help="spend report from the aggregates")
     spend.add_argument(
-        "--by", default="day", help="day, month, model or a mix such as month,model (default: day)"
+        "--by",
+        default="day",
+        help="day, month, model, key, or a mix such as month,model (default: day)",
     )
     spend.add_argument("--plot", metavar="PNG", help="also write a chart of spend by day and model")
     _period_arguments(spend)

@@ -26,6 +26,8 @@ class SpendRow:
     requests: int
     input_tokens: int
     output_tokens: int
+    #: set on rows read from a key's counters (which are not split by model)
+    key: str = ""
 
 
 def spend_rows(
@@ -69,7 +71,38 @@ GROUPINGS = {
     "day": lambda row: row.day,
     "month": lambda row: row.day[:7],
     "model": lambda row: row.model,
+    "key": lambda row: row.key,
 }
+
+
+def key_rows(
+    client: Any, table: str, key_ids: Iterable[str], since: str, until: str
+) -> list[SpendRow]:
+    """Spend per day for each key (`KEY#<id> / DAY#<d>`)."""
+    rows = []
+    for key_id in key_ids:
+        for item in query_all(
+            client,
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"KEY#{key_id}"},
+                ":low": {"S": f"DAY#{since}"},
+                ":high": {"S": f"DAY#{until}~"},
+            },
+        ):
+            rows.append(
+                SpendRow(
+                    day=str(item["sk"]).split("#")[1],
+                    model="",
+                    cost=Decimal(item.get("cost_usd", 0)),
+                    requests=as_int(item.get("requests")),
+                    input_tokens=as_int(item.get("input_tokens")),
+                    output_tokens=as_int(item.get("output_tokens")),
+                    key=key_id,
+                )
+            )
+    return sorted(rows, key=lambda r: (r.day, r.key))
 
 
 def group(rows: Iterable[SpendRow], by: str) -> list[dict[str, Any]]:
@@ -77,7 +110,9 @@ def group(rows: Iterable[SpendRow], by: str) -> list[dict[str, Any]]:
     of its day counters."""
     fields = [f.strip() for f in by.split(",") if f.strip()]
     if not fields or any(f not in GROUPINGS for f in fields):
-        raise ValueError("--by takes day, month or model, or a comma-separated mix")
+        raise ValueError("--by takes day, month, model or key, or a comma-separated mix")
+    if "key" in fields and "model" in fields:
+        raise ValueError("spend by key is not split by model: use --by key or --by day,key")
     totals: dict[tuple[str, ...], list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
     for row in rows:
         entry = totals[tuple(GROUPINGS[f](row) for f in fields)]

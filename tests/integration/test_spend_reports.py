@@ -85,7 +85,7 @@ def test_savings_compares_routed_spend_with_one_reference_model(stack: LocalStac
 def test_bad_grouping_is_one_clear_line(stack: LocalStack, capsys):
     assert main(["spend", "--by", "weather"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "modelyard: --by takes day, month or model, or a comma-separated mix"
+        "modelyard: --by takes day, month, model or key, or a comma-separated mix"
     )
 
 
@@ -138,3 +138,35 @@ def test_a_new_price_version_applies_from_its_date_and_never_reprices_the_past(
         )
         == 2
     )
+
+
+def test_spend_by_key_lists_each_key_of_the_tenant(stack: LocalStack, capsys):
+    from modelyard.auth.admin import create_key
+
+    tenant = f"keys-{uuid.uuid4().hex[:6]}"
+    _, first = create_key(stack.config, stack.pepper, tenant)
+    _, second = create_key(stack.config, stack.pepper, tenant)
+    events = [usage_event(tenant, i) for i in range(3)]
+    for event, key in zip(events, [first, first, second], strict=True):
+        event.key_id = key.key_id
+    handler(sqs_batch(events), None)
+    assert (
+        main(
+            [
+                "spend",
+                "--tenant",
+                tenant,
+                "--by",
+                "key",
+                "--since",
+                "2026-11-24",
+                "--until",
+                "2026-11-24",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert f"| {first.key_id} | 2 |" in out and f"| {second.key_id} | 1 |" in out
+    assert main(["spend", "--by", "key"]) == 2
+    assert "needs --tenant" in capsys.readouterr().err
