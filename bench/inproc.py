@@ -80,7 +80,17 @@ def build_gateway(publisher: Any, *, breaker: Any = None, retry_policy: Any = No
     if breaker is not None:
         gateway.executor.breaker = breaker
     if retry_policy is not None:
+        # the seeded per-model policies (infra/seed/retry.json) win over the executor's own:
+        # drop them so that this policy applies to every candidate
+        import dataclasses
+
         gateway.executor.retry_policy = retry_policy
+        load = gateway.config.catalog_async
+
+        async def catalog_without_retry_policies() -> Any:
+            return dataclasses.replace(await load(), retry_policies={})
+
+        gateway.config.catalog_async = catalog_without_retry_policies
     return gateway
 
 
