@@ -16,6 +16,7 @@ the same run.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -162,6 +163,9 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    if "--json" in sys.argv:  # for bench/run.py, which runs this in its own process
+        print(json.dumps(run()))
+        return
     for row in run():
         baseline = "" if row["baseline"] is None else f"  (baseline {row['baseline']} ms)"
         print(f"{row['name']:<42} {row['value']:>9} {row['unit']}{baseline}  {row['note']}")

@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -54,6 +55,7 @@ SECTIONS = (
     "package",
     "routing",
     "resilience",
+    "cache",
 )
 ALIASES = {"memory": "http", "throughput": "http", "litellm": "overhead", "cold": "coldstart"}
 NEEDS_STACK = {"overhead", "profile", "http", "streaming", "coldstart", "resilience"}
@@ -136,20 +138,35 @@ def routing_rows() -> list[Row]:
                 note=f"bench/bench_routing.py not importable ({exc})",
             )
         ]
-    rows = []
-    for item in module.run():
-        rows.append(
-            Row(
-                "routing",
-                str(item.get("name")),
-                item.get("value"),
-                str(item.get("unit", "")),
-                item.get("baseline"),
-                str(item.get("baseline_name", "")),
-                str(item.get("note", "")),
-            )
+    return _rows("routing", module.run())
+
+
+def _rows(section: str, items: list[dict[str, Any]]) -> list[Row]:
+    """Rows from a benchmark module's plain `run()` dictionaries."""
+    return [
+        Row(
+            section,
+            str(item.get("name")),
+            item.get("value"),
+            str(item.get("unit", "")),
+            item.get("baseline"),
+            str(item.get("baseline_name", "")),
+            str(item.get("note", "")),
         )
-    return rows
+        for item in items
+    ]
+
+
+def cache_rows() -> list[Row]:
+    """bench_cache.py in its own process: it runs a local stack of its own."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("bench_cache.py")), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return _rows("cache", json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> int:
@@ -267,6 +284,8 @@ def run_section(
         return package.run(quick)
     if section == "routing":
         return routing_rows()
+    if section == "cache":
+        return cache_rows()
     raise ValueError(section)
 
 
