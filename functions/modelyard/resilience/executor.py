@@ -73,6 +73,9 @@ class Execution:
     attempts: list[Attempt] = field(default_factory=list)
     #: set when any attempt reached an upstream (the request must then be billed/ledgered)
     reached_upstream: bool = False
+    #: the largest context window a model has refused this request for: smaller ones are
+    #: not tried (a context-length error falls back to a larger window only)
+    context_floor: int = 0
 
 
 T = TypeVar("T")
@@ -225,6 +228,11 @@ class FallbackExecutor:
     ) -> T | object:
         """One candidate with its retries: the result, or `_FAILED` to fall back."""
         key = candidate.model.id
+        if candidate.model.context_window <= execution.context_floor:
+            execution.attempts.append(
+                Attempt(key, candidate.provider.id, "skipped", "context_too_small", 0)
+            )
+            return _FAILED
         if not self.breaker.allows(key):
             execution.attempts.append(
                 Attempt(key, candidate.provider.id, "skipped", "circuit_open", 0)
@@ -268,6 +276,10 @@ class FallbackExecutor:
                 )
                 if error.retryable:
                     self.breaker.failure(key)
+                if error.kind is ErrorKind.CONTEXT_LENGTH_EXCEEDED:
+                    execution.context_floor = max(
+                        execution.context_floor, candidate.model.context_window
+                    )
                 policy = candidate.retry or self.retry_policy
                 retrier = policy.retrier_for(error.kind.value)
                 if error.retryable and retrier and retries < retrier.max_attempts:
