@@ -12,6 +12,7 @@ import httpx
 from modelyard import aws
 from modelyard.auth.admin import create_key
 from modelyard.auth.budgets import Budget, BudgetGuard
+from modelyard.auth.tenants import TenantSettings
 from modelyard.local.stack import LocalStack
 from modelyard.settings import get_settings
 from modelyard.store.budgets import BudgetStore
@@ -68,7 +69,8 @@ def test_a_soft_budget_warns_instead_of_refusing(stack: LocalStack):
 
 
 def test_a_tenant_budget_binds_every_key_of_the_tenant(stack: LocalStack):
-    stack.config.put_tenant_budget("budget-tenant", Budget(daily_usd=WORST_CASE * Decimal("1.5")))
+    budget = Budget(daily_usd=WORST_CASE * Decimal("1.5"))
+    stack.config.put_tenant("budget-tenant", TenantSettings(budget=budget))
     one, two = key_with(stack, "budget-tenant", None), key_with(stack, "budget-tenant", None)
     assert post(stack, one).status_code == 200
     stack.app.state.gateway().config.refresh()  # type: ignore[attr-defined]

@@ -27,10 +27,3 @@ def http_client() -> httpx.AsyncClient:
     client = httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS, http2=False)
     _clients[id(loop)] = (loop, client)
     return client
-
-
-async def close_http_clients() -> None:
-    loop = asyncio.get_running_loop()
-    entry = _clients.pop(id(loop), None)
-    if entry is not None:
-        await entry[1].aclose()

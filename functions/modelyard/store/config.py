@@ -213,14 +213,6 @@ class ConfigRepository:
         settings = await self.tenant_async(tenant)
         return settings.budget if settings else None
 
-    def tenant_budget(self, tenant: str) -> Budget | None:
-        settings = self.tenant(tenant)
-        return settings.budget if settings else None
-
-    def put_tenant_budget(self, tenant: str, budget: Budget) -> None:
-        current = self.tenant(tenant) or TenantSettings()
-        self.put_tenant(tenant, replace(current, budget=budget))
-
     # -- prices --------------------------------------------------------------------------------
     def put_price(self, price: Price) -> None:
         """Add a price version (or correct one: same model and date); the past keeps its own."""
