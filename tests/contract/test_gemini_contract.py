@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from modelyard.catalog import Capabilities, Model, Provider
-from modelyard.providers import gemini
+from modelyard.providers import gemini, openai_compat
 from modelyard.providers.base import StreamState
 from modelyard.providers.errors import UpstreamError
 
@@ -73,6 +73,7 @@ def test_adapter_streams_over_sse_with_the_api_key_header(monkeypatch):
     monkeypatch.setenv("GEMINI_TEST_KEY", "g-key")
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     monkeypatch.setattr(gemini, "http_client", lambda: client)
+    monkeypatch.setattr(openai_compat, "http_client", lambda: client)  # sends it
     state = StreamState()
 
     async def run() -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from modelyard.providers.base import (
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.http import http_client
-from modelyard.providers.openai_compat import http_error, transport_error
+from modelyard.providers.openai_compat import http_error, malformed, send, transport_error
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -251,10 +251,7 @@ class AnthropicAdapter:
         )
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        try:
-            response = await http_client().send(self._request(provider, model, body, False))
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
+        response = await send(self._request(provider, model, body, False))
         if response.status_code >= 400:
             raise anthropic_error(response.status_code, response.content, response.headers)
         try:
@@ -263,19 +260,12 @@ class AnthropicAdapter:
                 raise ValueError("not a message")
             return to_openai(data)
         except (ValueError, AttributeError) as exc:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
-            ) from exc
+            raise malformed(provider, exc) from exc
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        try:
-            response = await http_client().send(
-                self._request(provider, model, body, True), stream=True
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
+        response = await send(self._request(provider, model, body, True), stream=True)
         translator = _StreamTranslator(state)
         try:
             if response.status_code >= 400:

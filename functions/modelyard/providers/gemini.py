@@ -44,7 +44,7 @@ from modelyard.providers.base import (
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.http import http_client
-from modelyard.providers.openai_compat import http_error, transport_error
+from modelyard.providers.openai_compat import http_error, malformed, send, transport_error
 
 #: finish reasons that mean a safety or policy filter stopped the answer
 FILTERED = frozenset(
@@ -299,28 +299,18 @@ class GeminiAdapter:
         )
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        try:
-            response = await http_client().send(self._request(provider, model, body, False))
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
+        response = await send(self._request(provider, model, body, False))
         if response.status_code >= 400:
             raise gemini_error(response.status_code, response.content, response.headers)
         try:
             return to_openai(response.json(), model)
         except (ValueError, AttributeError, TypeError) as exc:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
-            ) from exc
+            raise malformed(provider, exc) from exc
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        try:
-            response = await http_client().send(
-                self._request(provider, model, body, True), stream=True
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
+        response = await send(self._request(provider, model, body, True), stream=True)
         translator = _StreamTranslator(state, model)
         try:
             if response.status_code >= 400:

@@ -77,10 +77,7 @@ class OpenAICompatAdapter:
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
         request = self._request(provider, model, body, stream=True)
-        try:
-            response = await http_client().send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
+        response = await send(request, stream=True)
         try:
             if response.status_code >= 400:
                 raise http_error(response.status_code, await response.aread(), response.headers)
@@ -146,10 +143,7 @@ def _post(provider: Provider, path: str, payload: dict[str, Any], model: Model) 
 
 async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatResult:
     """A non-streaming call whose answer must hold the list `items` and usage."""
-    try:
-        response = await http_client().send(request)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc) from exc
+    response = await send(request)
     if response.status_code >= 400:
         raise http_error(response.status_code, response.content, response.headers)
     try:
@@ -158,9 +152,7 @@ async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatR
         if not isinstance(data.get(items), list) or usage is None:
             raise ValueError(f"no {items} or usage")
     except (ValueError, AttributeError) as exc:
-        raise UpstreamError(
-            ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
-        ) from exc
+        raise malformed(provider, exc) from exc
     return ChatResult(body=data, usage=usage)
 
 
@@ -180,6 +172,20 @@ def _note_choices(chunk: dict[str, Any], state: StreamState) -> None:
     for choice in chunk.get("choices") or ():
         if choice.get("finish_reason"):
             state.finish_reason = choice["finish_reason"]
+
+
+async def send(request: httpx.Request, stream: bool = False) -> httpx.Response:
+    """The shared client's send, with transport failures mapped into the taxonomy."""
+    try:
+        return await http_client().send(request, stream=stream)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
+
+
+def malformed(provider: Provider, exc: Exception) -> UpstreamError:
+    return UpstreamError(
+        ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
+    )
 
 
 def transport_error(exc: httpx.HTTPError) -> UpstreamError:
