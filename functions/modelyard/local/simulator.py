@@ -133,8 +133,10 @@ class Simulator:
     def _fault(self, model: SimModel) -> Fault | None:
         return pick_fault(self.faults, (model.id, model.upstream), self.rng)
 
-    # -- OpenAI wire format --------------------------------------------------------------------
-    async def openai_chat(self, request: Request) -> Response:
+    async def _openai_body_and_model(
+        self, request: Request
+    ) -> tuple[dict[str, Any], SimModel] | Response:
+        """The request's JSON and the model it names, or OpenAI's error for either."""
         try:
             body = await request.json()
         except ValueError:
@@ -149,6 +151,14 @@ class Simulator:
                 "invalid_request_error",
                 code="model_not_found",
             )
+        return body, model
+
+    # -- OpenAI wire format --------------------------------------------------------------------
+    async def openai_chat(self, request: Request) -> Response:
+        found = await self._openai_body_and_model(request)
+        if isinstance(found, Response):
+            return found
+        body, model = found
         self.calls[model.id] += 1
         fault = self._fault(model)
         if fault is not None and fault.status is not None:
@@ -220,20 +230,10 @@ class Simulator:
 
     # -- OpenAI embeddings ----------------------------------------------------------------------
     async def openai_embeddings(self, request: Request) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _openai_error(
-                400, "We could not parse the JSON body of your request.", "invalid_request_error"
-            )
-        model = self._model(str(body.get("model", "")))
-        if model is None:
-            return _openai_error(
-                404,
-                f"The model `{body.get('model')}` does not exist",
-                "invalid_request_error",
-                code="model_not_found",
-            )
+        found = await self._openai_body_and_model(request)
+        if isinstance(found, Response):
+            return found
+        body, model = found
         inputs = body.get("input")
         if isinstance(inputs, str) or (
             isinstance(inputs, list) and inputs and isinstance(inputs[0], int)

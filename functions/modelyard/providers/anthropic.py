@@ -34,7 +34,13 @@ from modelyard.providers.base import (
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.http import http_client
-from modelyard.providers.openai_compat import http_error, malformed, send, transport_error
+from modelyard.providers.openai_compat import (
+    http_error,
+    malformed,
+    send,
+    sse_json_events,
+    transport_error,
+)
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -272,15 +278,7 @@ class AnthropicAdapter:
                 raise anthropic_error(
                     response.status_code, await response.aread(), response.headers
                 )
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue  # "event:" names repeat the data's own "type"
-                try:
-                    event = json.loads(line[5:])
-                except ValueError as exc:
-                    raise UpstreamError(
-                        ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
-                    ) from exc
+            async for event in sse_json_events(response, provider):
                 for chunk in translator.feed(event):
                     state.chunks += 1
                     yield encode(chunk)

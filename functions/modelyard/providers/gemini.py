@@ -44,7 +44,13 @@ from modelyard.providers.base import (
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.http import http_client
-from modelyard.providers.openai_compat import http_error, malformed, send, transport_error
+from modelyard.providers.openai_compat import (
+    http_error,
+    malformed,
+    send,
+    sse_json_events,
+    transport_error,
+)
 
 #: finish reasons that mean a safety or policy filter stopped the answer
 FILTERED = frozenset(
@@ -315,15 +321,7 @@ class GeminiAdapter:
         try:
             if response.status_code >= 400:
                 raise gemini_error(response.status_code, await response.aread(), response.headers)
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                try:
-                    event = json.loads(line[5:])
-                except ValueError as exc:
-                    raise UpstreamError(
-                        ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
-                    ) from exc
+            async for event in sse_json_events(response, provider):
                 for chunk in translator.feed(event):
                     state.chunks += 1
                     yield encode(chunk)

@@ -182,6 +182,22 @@ async def send(request: httpx.Request, stream: bool = False) -> httpx.Response:
         raise transport_error(exc) from exc
 
 
+async def sse_json_events(
+    response: httpx.Response, provider: Provider
+) -> AsyncIterator[dict[str, Any]]:
+    """Each `data:` line of an SSE stream, parsed (`event:` names and comments are skipped:
+    the formats that use them repeat the name inside the data)."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        try:
+            yield json.loads(line[5:])
+        except ValueError as exc:
+            raise UpstreamError(
+                ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
+            ) from exc
+
+
 def malformed(provider: Provider, exc: Exception) -> UpstreamError:
     return UpstreamError(
         ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
