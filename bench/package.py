@@ -1,78 +1,69 @@
-"""The router function's package: what `sam build` would put in the zip, zipped and unzipped.
+"""The router function's package: what `sam build` puts in the zip, zipped and unzipped.
 
-`sam build` is emulated when `sam` is not on PATH (it is kept out of the project's venv):
-`pip install --target` of functions/requirements.txt for the function's platform (arm64,
-python3.12: manylinux2014_aarch64, cp312, wheels only), falling back to this machine's platform
-when that cannot resolve, plus the code in functions/ (CodeUri). boto3/botocore come from the
-Lambda runtime (requirements.txt leaves them out); if a dependency pulls them in anyway, they
-are reported and counted, as sam build would ship them.
+`sam build` runs `make build-RouterFunction` in functions/ (template.yaml: BuildMethod:
+makefile), so this runs that target itself (sam is kept out of the project's venv): wheels for
+the function's platform (arm64, cp312), the code, the .pyc files. The .pyc files are only right
+when written by the runtime's Python (3.12); without one on this machine they are written by
+this Python and the row says so. `build_here()` makes the same package for this machine's
+platform and Python, which coldstart.py imports to time a cold start from the built package.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from common import FUNCTIONS, OUT, PROJECT_PYTHON, Row, log
 
-PLATFORM_ARGS = [
-    "--platform",
-    "manylinux2014_aarch64",
-    "--implementation",
-    "cp",
-    "--python-version",
-    "3.12",
-    "--only-binary=:all:",
-]
-SKIP_DIRS = {"__pycache__"}
-SKIP_SUFFIXES = (".egg-info",)
+RUNTIME_PYTHON = "3.12"  # template.yaml Globals: Runtime
+THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def _install(target: Path) -> str:
-    base = [
-        PROJECT_PYTHON,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-compile",
-        "--disable-pip-version-check",
-        "--target",
-        str(target),
-        "-r",
-        str(FUNCTIONS / "requirements.txt"),
+def _runtime_python() -> str | None:
+    """A python3.12 to write the .pyc files with (PATH, or a pyenv install)."""
+    for candidate in [
+        shutil.which("python3.12"),
+        *glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")),
+    ]:
+        if (
+            candidate
+            and subprocess.run([candidate, "--version"], capture_output=True, timeout=30).returncode
+            == 0
+        ):
+            return candidate
+    return None
+
+
+def _make(target: Path, python: str, runtime: str, platform: str | None) -> None:
+    """`make build-RouterFunction` as sam build runs it; platform None: this machine's."""
+    argv = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(FUNCTIONS),
+        "build-RouterFunction",
+        f"ARTIFACTS_DIR={target}",
+        f"PYTHON={python}",
+        f"RUNTIME_PYTHON={runtime}",
     ]
-    log_path = OUT / "package-pip.log"
-    with log_path.open("w") as out:
-        done = subprocess.run([*base, *PLATFORM_ARGS], stdout=out, stderr=out, timeout=600)
-        if done.returncode == 0:
-            return "linux arm64 / cp312 wheels (the function's platform)"
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir()
-        done = subprocess.run(base, stdout=out, stderr=out, timeout=600)
+    if platform is None:
+        argv.append("WHEEL_PLATFORM=")
+    log_path = OUT / "package-build.log"
+    with log_path.open("a") as out:
+        done = subprocess.run(argv, stdout=out, stderr=out, timeout=900)
     if done.returncode != 0:
-        raise RuntimeError(f"pip install --target failed (see {log_path})")
-    return "THIS machine's platform (arm64/cp312 wheels did not resolve)"
+        raise RuntimeError(f"make build-RouterFunction failed (see {log_path})")
 
 
-def _copy_code(target: Path) -> None:
-    for entry in FUNCTIONS.iterdir():
-        if entry.name in SKIP_DIRS or entry.name.endswith(SKIP_SUFFIXES):
-            continue
-        dest = target / entry.name
-        if entry.is_dir():
-            shutil.copytree(
-                entry,
-                dest,
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-            )
-        else:
-            shutil.copy2(entry, dest)
+def build_here(target: Path) -> None:
+    """The router's package for this machine (its wheels, this Python's .pyc files)."""
+    _make(target, PROJECT_PYTHON, THIS_PYTHON, platform=None)
 
 
 def _size(root: Path) -> int:
@@ -94,16 +85,17 @@ def _top(root: Path, count: int = 5) -> str:
 
 
 def run(quick: bool) -> list[Row]:
-    sam = shutil.which("sam")
+    python = _runtime_python()
     with tempfile.TemporaryDirectory(prefix="modelyard-pkg-") as tmp:
         target = Path(tmp) / "RouterFunction"
         target.mkdir()
-        log(
-            "package: pip install --target (emulating sam build)"
-            + (f"; sam is at {sam} but not used: it needs a python3.12 on PATH" if sam else "")
-        )
-        platform = _install(target)
-        _copy_code(target)
+        log("package: make build-RouterFunction (what sam build runs), arm64 wheels")
+        if python is not None:
+            _make(target, python, RUNTIME_PYTHON, platform="manylinux2014_aarch64")
+            platform = f"linux arm64 / cp{RUNTIME_PYTHON.replace('.', '')} wheels, .pyc by {python}"
+        else:
+            _make(target, PROJECT_PYTHON, THIS_PYTHON, platform="manylinux2014_aarch64")
+            platform = f"linux arm64 wheels and .pyc for Python {THIS_PYTHON} (no python3.12 here)"
         runtime_provided = [n for n in ("boto3", "botocore", "s3transfer") if (target / n).exists()]
         unzipped = _size(target)
         zipped = _zip(target, Path(tmp) / "router.zip")
@@ -117,7 +109,7 @@ def run(quick: bool) -> list[Row]:
     return [
         Row(
             "package",
-            "router function unzipped (sam build emulated)",
+            "router function unzipped (sam build's makefile target)",
             unzipped / 1e6,
             "MB",
             250.0,
@@ -133,7 +125,7 @@ def run(quick: bool) -> list[Row]:
             "MB",
             unzipped / 1e6,
             "unzipped MB",
-            f"our code alone {code / 1e6:.2f} MB unzipped",
+            f"our code alone {code / 1e6:.2f} MB unzipped, with its .pyc files",
         ),
     ]
 
