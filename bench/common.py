@@ -189,6 +189,17 @@ class Proc:
                 found = True
         return total if found else None
 
+    def cpu_s(self) -> float:
+        """CPU time (user + system) used so far by the process and its live children."""
+        ticks = 0
+        for pid in [self.pid, *_children(self.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -236,6 +247,7 @@ class LoadResult:
     elapsed_s: float
     errors: int
     first_error: str = ""
+    answered: int = 0  #: successful answers, warm-up included
 
     def summary(self) -> Summary:
         return summarise(self.latencies_s, self.elapsed_s, self.errors)
@@ -255,6 +267,7 @@ async def closed_loop(
     """
     latencies: list[float] = []
     errors = 0
+    answered = 0
     first_error = ""
     started = time.perf_counter()
     measure_from = started + warmup_s
@@ -262,7 +275,7 @@ async def closed_loop(
     budget = max_requests
 
     async def worker() -> None:
-        nonlocal errors, budget, first_error
+        nonlocal errors, answered, budget, first_error
         while True:
             now = time.perf_counter()
             if now >= stop_at:
@@ -278,6 +291,7 @@ async def closed_loop(
             except Exception as exc:  # a failed request is counted, never fatal
                 ok = False
                 first_error = first_error or f"{type(exc).__name__}: {exc}"
+            answered += ok
             if recording:
                 if ok:
                     latencies.append(time.perf_counter() - t0)
@@ -286,7 +300,7 @@ async def closed_loop(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = min(time.perf_counter(), stop_at) - measure_from
-    return LoadResult(latencies, max(elapsed, 1e-9), errors, first_error)
+    return LoadResult(latencies, max(elapsed, 1e-9), errors, first_error, answered)
 
 
 async def http_load(

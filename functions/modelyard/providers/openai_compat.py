@@ -1,8 +1,9 @@
 """The OpenAI Chat Completions wire format: OpenAI, DeepSeek, Qwen (DashScope compatible mode),
 Kimi (Moonshot), Yi, Groq, Together, OpenRouter, vLLM, Ollama and aggregators, by base URL.
 
-Streams pass through as bytes: a chunk is parsed only when it carries usage or an error, so
-the common chunk costs a substring test, not a JSON round trip.
+Streams pass through as bytes: each event's JSON goes to the client exactly as the upstream
+sent it (never decoded to text and encoded again), and is parsed only when it carries usage or
+an error, so the common chunk costs a substring test, not a JSON round trip.
 """
 
 from __future__ import annotations
@@ -81,14 +82,10 @@ class OpenAICompatAdapter:
         try:
             if response.status_code >= 400:
                 raise http_error(response.status_code, await response.aread(), response.headers)
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue  # blank separators, comments (": keep-alive"), "event:" lines
-                data = line[5:].strip()
-                if data == "[DONE]":
+            async for data in sse_data(response, provider):
+                if data == b"[DONE]":
                     return
-                chunk = data.encode()
-                if '"usage":{' in data or '"usage": {' in data or '"error"' in data:
+                if b'"usage":{' in data or b'"usage": {' in data or b'"error"' in data:
                     parsed = _parse_chunk(data, provider)
                     if "error" in parsed:
                         error = parsed["error"] or {}
@@ -109,7 +106,7 @@ class OpenAICompatAdapter:
                         continue
                     _note_choices(parsed, state)
                 state.chunks += 1
-                yield chunk
+                yield data
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         finally:
@@ -156,7 +153,7 @@ async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatR
     return ChatResult(body=data, usage=usage)
 
 
-def _parse_chunk(data: str, provider: Provider) -> dict[str, Any]:
+def _parse_chunk(data: bytes, provider: Provider) -> dict[str, Any]:
     try:
         parsed = json.loads(data)
     except ValueError as exc:
@@ -182,16 +179,35 @@ async def send(request: httpx.Request, stream: bool = False) -> httpx.Response:
         raise transport_error(exc) from exc
 
 
+#: the longest SSE line accepted from an upstream (a chunk is a few hundred bytes)
+MAX_SSE_LINE_BYTES = 4 * 1024 * 1024
+
+
+async def sse_data(response: httpx.Response, provider: Provider) -> AsyncIterator[bytes]:
+    """The payload of each `data:` line of an SSE stream, as the upstream's bytes (no text
+    decoding). `event:` lines, comments (": keep-alive") and blank separators are skipped: the
+    formats that name their events repeat the name inside the data."""
+    pending = b""
+    async for block in response.aiter_bytes():
+        *lines, pending = (pending + block).split(b"\n")
+        if len(pending) > MAX_SSE_LINE_BYTES:
+            raise UpstreamError(
+                ErrorKind.MALFORMED_RESPONSE, f"oversized stream line from {provider.id}"
+            )
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].strip()
+    if pending.startswith(b"data:"):
+        yield pending[5:].strip()
+
+
 async def sse_json_events(
     response: httpx.Response, provider: Provider
 ) -> AsyncIterator[dict[str, Any]]:
-    """Each `data:` line of an SSE stream, parsed (`event:` names and comments are skipped:
-    the formats that use them repeat the name inside the data)."""
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue
+    """Each `data:` line of an SSE stream, parsed."""
+    async for data in sse_data(response, provider):
         try:
-            yield json.loads(line[5:])
+            yield json.loads(data)
         except ValueError as exc:
             raise UpstreamError(
                 ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
