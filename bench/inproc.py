@@ -635,9 +635,9 @@ def run(env: Env, sections: set[str]) -> list[Row]:
             log(f"profile written: {await _profile(env)}")
         if "resilience" in sections:
             rows.extend(await _resilience(env))
-        from modelyard.providers.http import close_http_clients
+        from modelyard.providers.http import http_client
 
-        await close_http_clients()
+        await http_client().aclose()  # this loop's pooled upstream client
 
     asyncio.run(main())
     return rows
