@@ -33,7 +33,7 @@ from modelyard.errors import (
     NotFound,
     PermissionDenied,
 )
-from modelyard.jobs import JobService, require_jobs
+from modelyard.jobs import JOB_HOLD_SECONDS, JobService, require_jobs
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import ChatResult, StreamState, openai_usage
 from modelyard.providers.errors import UpstreamError
@@ -180,23 +180,29 @@ class Gateway:
     ) -> str:
         """Plan the request and hand it to the durable path; returns the job id.
 
-        A hard budget cannot be enforced on a job: its cost is settled by the state machine,
-        after the router has gone. Until jobs reserve and settle too, keys and tenants with a
-        hard budget get interactive requests only, rather than a way around their budget.
+        The job's worst-case cost is reserved in its budgets as for any request (429 when they
+        cannot take it); its usage event settles the reservations once the job has ended.
         """
         jobs = require_jobs(self.jobs)
         plan, features = await self.plan(body, key, header_policy)
+        ctx = RequestContext(request_id, key)
         # a job counts against the key's rate limits like any request (its estimate stays)
         estimate = features.estimated_input_tokens + (features.max_output_tokens or 0)
-        await self._rate_limit(RequestContext(request_id, key), estimate)
-        tenant_budget = await self.config.tenant_budget_async(key.tenant)
-        if any(b is not None and b.hard for b in (key.budget, tenant_budget)):
-            raise InvalidRequest(
-                "asynchronous jobs are not available under a hard budget; send the request "
-                "without 'Prefer: respond-async'",
-                code="async_not_allowed_with_budget",
-            )
-        return await asyncio.to_thread(jobs.start, plan, body, key, request_id)
+        await self._rate_limit(ctx, estimate)
+        await self._admit(
+            ctx,
+            plan,
+            features.estimated_input_tokens,
+            features.max_output_tokens,
+            hold_seconds=JOB_HOLD_SECONDS,
+        )
+        reservations = ctx.admission.reservations if ctx.admission is not None else []
+        try:
+            return await asyncio.to_thread(jobs.start, plan, body, key, request_id, reservations)
+        except BaseException:
+            if ctx.admission is not None and self.budgets is not None:
+                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+            raise
 
     async def tenant_usage(
         self, key: KeyRecord, since: str | None, until: str | None
@@ -485,7 +491,12 @@ class Gateway:
 
     # -- accounting ----------------------------------------------------------------------------
     async def _admit(
-        self, ctx: RequestContext, plan: RoutePlan, input_tokens: int, max_output: int | None
+        self,
+        ctx: RequestContext,
+        plan: RoutePlan,
+        input_tokens: int,
+        max_output: int | None,
+        hold_seconds: int | None = None,
     ) -> None:
         """Reserve the request's worst-case cost in every budget of its key and tenant."""
         if self.budgets is None:
@@ -498,7 +509,7 @@ class Gateway:
             return
         estimate = worst_case_cost(plan.candidates, input_tokens, max_output)
         ctx.admission = await asyncio.to_thread(
-            self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at
+            self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at, hold_seconds
         )
         emit_budget_use(ctx.admission.used)
 

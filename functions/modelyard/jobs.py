@@ -4,6 +4,8 @@
 (infra/statemachine/fallback.asl.json), named after the job so that a retried start cannot
 run it twice. The state machine walks the candidates, writes the outcome into the same item and
 publishes the job's one usage event; `JobService.get` reads the item back for its tenant.
+Under a budget, the router reserves the job's worst-case cost before starting it, and the
+usage event carries the reservations, which the aggregator settles as it ledgers the job.
 
 UsageTable item `JOB#<id>` / `JOB`:
   status (running | succeeded | failed), tenant, key_id, request_id, created_at, task,
@@ -18,16 +20,21 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
 from modelyard.routing.planner import RoutePlan
+from modelyard.store.budgets import Reservation
 from modelyard.store.dynamo import from_item, to_item
 
 JOB_SK = "JOB"
 JOB_RETENTION_SECONDS = 30 * 24 * 3600
+#: how long a job's budget reservation holds if its usage event never settles it: longer than
+#: any execution (each attempt ends within ProviderAttempt's 300 s timeout, a few per candidate)
+JOB_HOLD_SECONDS = 2 * 3600
 #: Step Functions refuses execution input over 256 KiB; leave room for the job's own fields.
 MAX_JOB_BODY_BYTES = 200 * 1024
 JOB_OBJECT = "chat.completion.job"
@@ -72,8 +79,16 @@ class JobService:
     def dynamodb(self) -> Any:
         return self.clients("dynamodb")
 
-    def start(self, plan: RoutePlan, body: dict[str, Any], key: KeyRecord, request_id: str) -> str:
-        """Record the job as running and start its execution; returns the job id."""
+    def start(
+        self,
+        plan: RoutePlan,
+        body: dict[str, Any],
+        key: KeyRecord,
+        request_id: str,
+        reservations: Sequence[Reservation] = (),
+    ) -> str:
+        """Record the job as running and start its execution; returns the job id.
+        `reservations`: what the router holds in the job's budgets, settled by its event."""
         if not self.state_machine_arn:
             raise AsyncNotConfigured(
                 "asynchronous jobs are not available here: MODELYARD_STATE_MACHINE_ARN is not set"
@@ -100,6 +115,10 @@ class JobService:
             "policy": plan.policy.name if plan.policy else None,
             "body": body,
             "candidates": candidates,
+            "reservations": [
+                {"scope": r.scope, "window": r.window, "amount": str(r.amount)}
+                for r in reservations
+            ],
         }
         self.dynamodb.put_item(
             TableName=self.table,

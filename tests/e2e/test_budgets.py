@@ -15,7 +15,10 @@ from modelyard.auth.budgets import Budget, BudgetGuard
 from modelyard.auth.tenants import TenantSettings
 from modelyard.local.stack import LocalStack
 from modelyard.settings import get_settings
-from modelyard.store.budgets import BudgetStore
+from modelyard.store.budgets import BudgetStore, Reservation
+from modelyard.store.dynamo import from_item
+from modelyard.usage import aggregate
+from modelyard.usage.events import UsageEvent
 from tests.helpers import ledger_items
 
 BODY = {
@@ -109,12 +112,76 @@ def test_admission_reports_how_full_each_budget_is(stack: LocalStack, capfd):
     assert 5 < used <= 10  # one worst-case reservation, of a budget of about ten of them
 
 
-def test_a_hard_budget_cannot_be_bypassed_through_an_async_job(stack: LocalStack):
-    secret = key_with(stack, "budget-async", Budget(daily_usd=WORST_CASE * 10))
-    response = httpx.post(
+def _start_job(stack: LocalStack, secret: str) -> httpx.Response:
+    return httpx.post(
         f"{stack.base_url}/chat/completions",  # type: ignore[attr-defined]
         json=BODY,
         headers={"authorization": f"Bearer {secret}", "prefer": "respond-async"},
+        timeout=30,
     )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "async_not_allowed_with_budget"
+
+
+def _window(stack: LocalStack, scope: str) -> dict:
+    item = aws.client("dynamodb").get_item(
+        TableName=get_settings().usage_table,
+        Key={"pk": {"S": f"BUDGET#{scope}"}, "sk": {"S": f"DAY#{datetime.now(UTC):%Y-%m-%d}"}},
+        ConsistentRead=True,
+    )["Item"]
+    return from_item(item)
+
+
+def test_an_async_job_reserves_its_budget_and_its_usage_event_settles_it(stack: LocalStack):
+    secret, record = create_key(
+        stack.config, stack.pepper, "budget-async", budget=Budget(daily_usd=WORST_CASE * 10)
+    )
+    accepted = _start_job(stack, secret)
+    assert accepted.status_code == 202, accepted.text
+    request_id = accepted.headers["x-modelyard-request-id"]
+    key_id = record.key_id
+    held = _window(stack, f"KEY#{key_id}")
+    assert Decimal(held[f"r_{request_id}"]["amount"]) == held["committed"] > 0  # the worst case
+
+    [entry] = ledger_items(request_id, wait=30)  # the job ran, the aggregator ledgered it
+    settled = _window(stack, f"KEY#{key_id}")
+    assert f"r_{request_id}" not in settled
+    assert settled["committed"] == entry["cost_usd"] > 0  # the real cost replaced the hold
+
+    event = UsageEvent.model_validate(
+        {**entry, "reservations": [Reservation(f"KEY#{key_id}", settled["sk"], held["committed"])]}
+    )  # delivered again: ledgered and settled once only
+    table = get_settings().usage_table
+    assert aggregate.record(aws.client("dynamodb"), table, event) == "duplicate"
+    assert _window(stack, f"KEY#{key_id}")["committed"] == entry["cost_usd"]
+
+
+def test_an_async_job_over_its_budget_is_refused_before_it_starts(stack: LocalStack):
+    secret = key_with(stack, "budget-async-small", Budget(daily_usd=WORST_CASE / 2))
+    refused = _start_job(stack, secret)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+
+
+def test_a_lapsed_reservation_still_counts_the_cost_once(stack: LocalStack):
+    """A job whose hold expired (and was given back) before its event arrived: the event adds
+    its cost to the window, once, however often it is delivered."""
+    client, table = aws.client("dynamodb"), get_settings().usage_table
+    store = BudgetStore(table, client)
+    scope, day = f"KEY#lapsed-{time.time_ns()}", f"DAY#{datetime.now(UTC):%Y-%m-%d}"
+    hold = Reservation(scope, day, Decimal("0.50"))
+    request_id = f"req_lapsed_{time.time_ns()}"
+    store.reserve(scope, day, request_id, hold.amount, Decimal(1), 0, int(time.time()) + 3600)
+    time.sleep(1.1)
+    assert store.release_expired(scope, day) == 1
+    event = UsageEvent(
+        request_id=request_id,
+        tenant="lapsed",
+        key_id=scope,
+        created_at=datetime.now(UTC).isoformat(),
+        day=day[4:],
+        status="ok",
+        cost_usd=Decimal("0.20"),
+        reservations=[hold],
+    )
+    assert aggregate.record(client, table, event) == "recorded"
+    assert aggregate.record(client, table, event) == "duplicate"
+    assert store.committed(scope, day) == Decimal("0.20")

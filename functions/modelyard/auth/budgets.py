@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from modelyard.errors import RateLimited
-from modelyard.store.budgets import BudgetStore
+from modelyard.store.budgets import BudgetStore, Reservation
 
 #: how long a reservation holds if its request never settles (the router's longest life)
 HOLD_SECONDS = 960
@@ -45,13 +45,6 @@ class Budget:
             "monthly_budget_usd": self.monthly_usd,
             "budget_mode": "hard" if self.hard else "soft",
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    scope: str
-    window: str
-    amount: Decimal
 
 
 @dataclass
@@ -88,8 +81,12 @@ class BudgetGuard:
         scopes: list[tuple[str, Budget]],
         estimate: Decimal | None,
         now: datetime,
+        hold_seconds: int | None = None,
     ) -> Admission:
-        """Reserve `estimate` in every budget window of every scope, or refuse with 429."""
+        """Reserve `estimate` in every budget window of every scope, or refuse with 429.
+        `hold_seconds`: how long the reservations outlive a request that never settles them
+        (default: the router's longest request)."""
+        hold = hold_seconds or self.hold_seconds
         admission = Admission(request_id)
         for scope, budget in scopes:
             for window, limit, end in _windows(now, budget):
@@ -102,7 +99,7 @@ class BudgetGuard:
                     )
                 amount = estimate or Decimal(0)
                 committed = self._reserve(
-                    scope, window, request_id, amount, limit if budget.hard else None, end
+                    scope, window, request_id, amount, limit if budget.hard else None, end, hold
                 )
                 if committed is None:
                     self.settle(admission, Decimal(0))
@@ -128,9 +125,10 @@ class BudgetGuard:
         amount: Decimal,
         limit: Decimal | None,
         end: datetime,
+        hold_seconds: int,
     ) -> Decimal | None:
         expires = int((end + WINDOW_RETENTION).timestamp())
-        args = (scope, window, request_id, amount, limit, self.hold_seconds, expires)
+        args = (scope, window, request_id, amount, limit, hold_seconds, expires)
         committed = self.store.reserve(*args)
         if committed is None and self.store.release_expired(scope, window):
             committed = self.store.reserve(*args)  # dead requests' holds were in the way
@@ -139,11 +137,5 @@ class BudgetGuard:
     def settle(self, admission: Admission, actual: Decimal) -> None:
         """Replace every reservation of the request by its real cost (zero if it failed)."""
         for reservation in admission.reservations:
-            self.store.settle(
-                reservation.scope,
-                reservation.window,
-                admission.request_id,
-                reservation.amount,
-                actual,
-            )
+            self.store.settle(reservation, admission.request_id, actual)
         admission.reservations.clear()

@@ -6,7 +6,9 @@ One item per scope and window (pk `BUDGET#TENANT#<t>` or `BUDGET#KEY#<k>`, sk `D
 UpdateItem, so concurrent routers cannot overshoot a limit by more than what is in flight:
 
 - reserve: `ADD committed :amount SET r_<id>` if `committed <= limit - amount`;
-- settle: `ADD committed :actual - :amount REMOVE r_<id>` if the reservation still exists;
+- settle: `ADD committed :actual - :amount REMOVE r_<id>` if the reservation still exists
+  (the router settles its own requests; the aggregator settles a job's, in the transaction
+  that ledgers it, so a redelivered event cannot settle twice);
 - expire: a reservation whose router died is removed (and its amount given back) by the next
   admission that finds the window full, on the same condition, so it is released once.
 """
@@ -14,6 +16,7 @@ UpdateItem, so concurrent routers cannot overshoot a limit by more than what is 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +25,48 @@ from modelyard.store.dynamo import from_item, to_item
 RESERVATION_PREFIX = "r_"
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An amount held in one budget window (scope `TENANT#<t>` or `KEY#<k>`, window
+    `DAY#<d>` or `MONTH#<m>`) until its request settles."""
+
+    scope: str
+    window: str
+    amount: Decimal
+
+
+def budget_key(scope: str, window: str) -> dict[str, Any]:
+    return to_item({"pk": f"BUDGET#{scope}", "sk": window})
+
+
+def settle_update(
+    table: str, reservation: Reservation, request_id: str, actual: Decimal, lapsed: bool = False
+) -> dict[str, Any]:
+    """The update (an UpdateItem's arguments, or a transaction's Update) that replaces the
+    reservation by the real cost while it exists; `lapsed`: it expired and was given back
+    already, so the cost alone is added."""
+    key = budget_key(reservation.scope, reservation.window)
+    if lapsed:
+        return {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "ADD committed :actual",
+            "ExpressionAttributeValues": to_item({":actual": actual}),
+        }
+    return {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": "ADD committed :delta REMOVE #r",
+        "ConditionExpression": "attribute_exists(#r)",
+        "ExpressionAttributeNames": {"#r": RESERVATION_PREFIX + request_id},
+        "ExpressionAttributeValues": to_item({":delta": actual - reservation.amount}),
+    }
+
+
 class BudgetStore:
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
         self.client = client
-
-    def _key(self, scope: str, window: str) -> dict[str, Any]:
-        return to_item({"pk": f"BUDGET#{scope}", "sk": window})
 
     def reserve(
         self,
@@ -58,7 +96,7 @@ class BudgetStore:
         try:
             response = self.client.update_item(
                 TableName=self.table,
-                Key=self._key(scope, window),
+                Key=budget_key(scope, window),
                 UpdateExpression="ADD committed :amount SET #r = :reservation, expires_at = :ttl",
                 ExpressionAttributeNames={"#r": RESERVATION_PREFIX + request_id},
                 ExpressionAttributeValues=to_item(values),
@@ -69,32 +107,20 @@ class BudgetStore:
             return None
         return Decimal(from_item(response["Attributes"])["committed"])
 
-    def settle(
-        self, scope: str, window: str, request_id: str, reserved: Decimal, actual: Decimal
-    ) -> None:
+    def settle(self, reservation: Reservation, request_id: str, actual: Decimal) -> None:
         """Replace the reservation by the real cost (once; a lapsed one adds the cost alone)."""
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(scope, window),
-                UpdateExpression="ADD committed :delta REMOVE #r",
-                ConditionExpression="attribute_exists(#r)",
-                ExpressionAttributeNames={"#r": RESERVATION_PREFIX + request_id},
-                ExpressionAttributeValues=to_item({":delta": actual - reserved}),
-            )
+            self.client.update_item(**settle_update(self.table, reservation, request_id, actual))
         except self.client.exceptions.ConditionalCheckFailedException:
             if actual:
                 self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(scope, window),
-                    UpdateExpression="ADD committed :actual",
-                    ExpressionAttributeValues=to_item({":actual": actual}),
+                    **settle_update(self.table, reservation, request_id, actual, lapsed=True)
                 )
 
     def release_expired(self, scope: str, window: str) -> int:
         """Give back the reservations of requests that never settled; returns how many."""
         response = self.client.get_item(
-            TableName=self.table, Key=self._key(scope, window), ConsistentRead=True
+            TableName=self.table, Key=budget_key(scope, window), ConsistentRead=True
         )
         item = from_item(response.get("Item") or {})
         now = time.time()
@@ -105,7 +131,7 @@ class BudgetStore:
             try:
                 self.client.update_item(
                     TableName=self.table,
-                    Key=self._key(scope, window),
+                    Key=budget_key(scope, window),
                     UpdateExpression="ADD committed :back REMOVE #r",
                     ConditionExpression="attribute_exists(#r)",
                     ExpressionAttributeNames={"#r": name},
@@ -118,7 +144,7 @@ class BudgetStore:
 
     def committed(self, scope: str, window: str) -> Decimal:
         response = self.client.get_item(
-            TableName=self.table, Key=self._key(scope, window), ConsistentRead=True
+            TableName=self.table, Key=budget_key(scope, window), ConsistentRead=True
         )
         item = from_item(response.get("Item") or {})
         return Decimal(item.get("committed", 0))

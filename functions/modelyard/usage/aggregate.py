@@ -2,7 +2,8 @@
 
 One TransactWriteItems puts the ledger item only if it does not exist yet and ADDs the same
 amounts to every counter, so a redelivered event changes nothing and a failed one changes
-nothing either: counters always equal the sum of the ledger.
+nothing either: counters always equal the sum of the ledger. An event that carries budget
+reservations (an asynchronous job's) settles them in the same transaction.
 
 UsageTable layout (pk / sk):
   REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`); with a
@@ -22,6 +23,7 @@ UsageTable layout (pk / sk):
                                                 hour, which the router reads back (TTL 2 days)
   FEEDBACK         / <task>#<model>             users' ratings (see store.usage.record_feedback)
   CACHE#<tenant>   / <request hash>             a cached response (store.responses, TTL)
+  BUDGET#<scope>   / DAY#<d> | MONTH#<m>        budget windows (store.budgets)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+from modelyard.store.budgets import settle_update
 from modelyard.store.dynamo import to_item
 from modelyard.usage.events import UsageEvent
 
@@ -95,8 +98,11 @@ def ledger_item(event: UsageEvent, now: float | None = None) -> dict[str, Any]:
     }
 
 
-def transaction(table: str, event: UsageEvent) -> list[dict[str, Any]]:
-    """The TransactWriteItems items that record `event`."""
+def transaction(
+    table: str, event: UsageEvent, lapsed: frozenset[int] = frozenset()
+) -> list[dict[str, Any]]:
+    """The TransactWriteItems items that record `event`; its reservations come last (those
+    numbered in `lapsed` had expired: their cost is added without a reservation to replace)."""
     amounts = {
         ":cost": event.cost_usd,
         ":requests": 1,
@@ -148,16 +154,27 @@ def transaction(table: str, event: UsageEvent) -> list[dict[str, Any]]:
                 }
             }
         )
+    for i, reservation in enumerate(event.reservations):
+        settle = settle_update(table, reservation, event.request_id, event.cost_usd, i in lapsed)
+        items.append({"Update": settle})
     return items
 
 
 def record(client: Any, table: str, event: UsageEvent) -> Literal["recorded", "duplicate"]:
     """Write `event` once; a second delivery of the same request id is a no-op."""
-    try:
-        client.transact_write_items(TransactItems=transaction(table, event))
-    except client.exceptions.TransactionCanceledException as exc:
-        reasons = exc.response.get("CancellationReasons") or []
-        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-            return "duplicate"
-        raise
-    return "recorded"
+    lapsed: frozenset[int] = frozenset()
+    while True:
+        items = transaction(table, event, lapsed)
+        try:
+            client.transact_write_items(TransactItems=items)
+        except client.exceptions.TransactionCanceledException as exc:
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return "duplicate"
+            first = len(items) - len(event.reservations)
+            gone = {i for i, code in enumerate(codes[first:]) if code == "ConditionalCheckFailed"}
+            if not gone - lapsed:
+                raise
+            lapsed |= gone  # ends: each retry has more unconditional updates, none fewer
+            continue
+        return "recorded"

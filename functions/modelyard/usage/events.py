@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelyard.store.budgets import Reservation
+
 
 class AttemptRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -55,6 +57,9 @@ class UsageEvent(BaseModel):
     attempts: list[AttemptRecord] = Field(default_factory=list)
     cache: Literal["hit", "miss", "bypass"] | None = None
     saved_usd: Decimal = Decimal(0)
+    #: budget reservations the aggregator settles with `cost_usd` as it ledgers the event: an
+    #: asynchronous job's (its router has gone); the router settles its own requests' itself
+    reservations: list[Reservation] = Field(default_factory=list)
 
     @property
     def month(self) -> str:
