@@ -324,6 +324,21 @@ def _throughput(info: dict[str, Any], quick: bool, python: str | None, note: str
                 higher_is_better=True,
             )
         )
+        if nopub is not None:
+            rows.append(
+                Row(
+                    "http",
+                    "req/s: gateway without publish vs LiteLLM proxy",
+                    nopub.rps,
+                    "req/s",
+                    lit.rps,
+                    "LiteLLM proxy req/s",
+                    "the gateway's own work: the SQS call is accounting's (its own rows)",
+                    target=">= 4x",
+                    met=nopub.rps >= 4 * lit.rps,
+                    higher_is_better=True,
+                )
+            )
     else:
         rows.append(
             Row("http", "req/s: LiteLLM proxy: skipped", None, "", note=litellm_error or note)
