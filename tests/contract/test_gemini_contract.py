@@ -72,8 +72,7 @@ def test_adapter_streams_over_sse_with_the_api_key_header(monkeypatch):
 
     monkeypatch.setenv("GEMINI_TEST_KEY", "g-key")
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    monkeypatch.setattr(gemini, "http_client", lambda: client)
-    monkeypatch.setattr(openai_compat, "http_client", lambda: client)  # sends it
+    monkeypatch.setattr(openai_compat, "http_client", lambda: client)  # builds and sends it
     state = StreamState()
 
     async def run() -> list[dict[str, Any]]:

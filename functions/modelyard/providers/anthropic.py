@@ -18,28 +18,27 @@ import httpx
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
+    BlockFormat,
     ChatResult,
-    ChunkWriter,
     StreamState,
+    StreamTranslator,
     choice,
     completion,
     data_url,
-    encode,
     json_instruction,
     max_tokens,
-    parse_arguments,
     stop_sequences,
     tool_call,
+    tool_choice,
 )
-from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
-from modelyard.providers.http import http_client
 from modelyard.providers.openai_compat import (
     http_error,
-    malformed,
-    send,
+    key_header,
+    open_stream,
+    post_json,
+    send_json,
     sse_json_events,
-    transport_error,
 )
 
 API_VERSION = "2023-06-01"
@@ -93,71 +92,42 @@ def usage_from_anthropic(usage: dict[str, Any]) -> TokenUsage:
 
 
 # -- request ---------------------------------------------------------------------------------
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    blocks = []
-    for part in content:
-        kind = part.get("type")
-        if kind == "text":
-            blocks.append(_text_part(part))
-        elif kind == "image_url":
-            url = (part.get("image_url") or {}).get("url", "")
-            inline = data_url(url)
-            source = (
-                {"type": "base64", "media_type": inline[0], "data": inline[1]}
-                if inline
-                else {"type": "url", "url": url}
-            )
-            blocks.append({"type": "image", "source": source})
-    return blocks
+def _text_part(block: dict[str, Any]) -> dict[str, Any]:
+    """A text block or part, in either direction: Messages and OpenAI write it alike, and a
+    prompt-cache breakpoint stays on it."""
+    part: dict[str, Any] = {"type": "text", "text": block.get("text", "")}
+    if "cache_control" in block:
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
+def _image(url: str) -> dict[str, Any]:
+    inline = data_url(url)
+    source = (
+        {"type": "base64", "media_type": inline[0], "data": inline[1]}
+        if inline
+        else {"type": "url", "url": url}
+    )
+    return {"type": "image", "source": source}
+
+
+def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    text = content if isinstance(content, str) else json.dumps(content)
+    return {"type": "tool_result", "tool_use_id": message.get("tool_call_id"), "content": text}
+
+
+BLOCKS = BlockFormat(
+    text=_text_part,
+    image=_image,
+    tool_use=lambda id_, name, args: {"type": "tool_use", "id": id_, "name": name, "input": args},
+    tool_result=_tool_result,
+    keep_empty=True,
+)
 
 
 def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, Any]:
-    system: list[dict[str, Any]] = []  # text blocks, with their cache_control if any
-    messages: list[dict[str, Any]] = []
-
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"].extend(blocks)  # Anthropic wants alternating turns
-        else:
-            messages.append({"role": role, "content": blocks})
-
-    for message in body.get("messages") or []:
-        role = message.get("role")
-        content = message.get("content")
-        if role in ("system", "developer"):
-            system.extend(b for b in _blocks(content) if b["type"] == "text")
-        elif role == "assistant":
-            blocks = _blocks(content)
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                blocks.append(
-                    {
-                        "type": "tool_use",
-                        "id": call.get("id"),
-                        "name": function.get("name"),
-                        "input": parse_arguments(function.get("arguments")),
-                    }
-                )
-            add("assistant", blocks)
-        elif role in ("tool", "function"):
-            text = content if isinstance(content, str) else json.dumps(content)
-            add(
-                "user",
-                [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": message.get("tool_call_id"),
-                        "content": text,
-                    }
-                ],
-            )
-        else:
-            add("user", _blocks(content))
-
+    system, messages = BLOCKS.conversation(body.get("messages") or [])
     instruction = json_instruction(body.get("response_format"))
     if instruction:
         system.append({"type": "text", "text": instruction})
@@ -190,7 +160,11 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
             }
             for t in tools
         ]
-        choice = _tool_choice(body.get("tool_choice"))
+        choice = tool_choice(
+            body.get("tool_choice"),
+            {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}},
+            lambda function: {"type": "tool", "name": function.get("name")},
+        )
         if body.get("parallel_tool_calls") is False:
             choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
         if choice:
@@ -200,22 +174,10 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
     return out
 
 
-def _tool_choice(choice: Any) -> dict[str, Any] | None:
-    if choice is None:
-        return None
-    if choice == "auto":
-        return {"type": "auto"}
-    if choice == "required":
-        return {"type": "any"}
-    if choice == "none":
-        return {"type": "none"}
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
-    return None
-
-
 # -- response --------------------------------------------------------------------------------
 def to_openai(data: dict[str, Any]) -> ChatResult:
+    if data.get("type") != "message":
+        raise ValueError("not a message")
     texts = []
     tool_calls = []
     for block in data.get("content") or []:
@@ -245,60 +207,32 @@ class AnthropicAdapter:
     def _request(
         self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
     ) -> httpx.Request:
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
-        key = provider_api_key(provider.api_key_env)
-        if key:
-            headers["x-api-key"] = key
-        return http_client().build_request(
-            "POST",
+        return post_json(
             provider.base_url.rstrip("/") + "/v1/messages",
-            content=json.dumps(to_anthropic(body, model, stream), separators=(",", ":")),
-            headers=headers,
+            to_anthropic(body, model, stream),
+            {"anthropic-version": API_VERSION, **key_header(provider, "x-api-key")},
         )
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        response = await send(self._request(provider, model, body, False))
-        if response.status_code >= 400:
-            raise anthropic_error(response.status_code, response.content, response.headers)
-        try:
-            data = response.json()
-            if data.get("type") != "message":
-                raise ValueError("not a message")
-            return to_openai(data)
-        except (ValueError, AttributeError) as exc:
-            raise malformed(provider, exc) from exc
+        request = self._request(provider, model, body, False)
+        return await send_json(request, provider, anthropic_error, to_openai)
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        response = await send(self._request(provider, model, body, True), stream=True)
-        translator = _StreamTranslator(state)
-        try:
-            if response.status_code >= 400:
-                raise anthropic_error(
-                    response.status_code, await response.aread(), response.headers
-                )
-            async for event in sse_json_events(response, provider):
-                for chunk in translator.feed(event):
-                    state.chunks += 1
-                    yield encode(chunk)
-                if translator.done:
-                    return
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        finally:
-            await response.aclose()
+        request = self._request(provider, model, body, True)
+        async with open_stream(request, anthropic_error) as response:
+            events = sse_json_events(response, provider)
+            async for chunk in _StreamTranslator(state).translate(events):
+                yield chunk
 
 
-class _StreamTranslator:
+class _StreamTranslator(StreamTranslator):
     """Anthropic stream events in, OpenAI chunks out."""
 
     def __init__(self, state: StreamState) -> None:
-        self.state = state
-        self.out = ChunkWriter()
+        super().__init__(state)
         self.usage: dict[str, Any] = {}
-        self.tool_index: dict[int, int] = {}
-        self.done = False
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event.get("type")
@@ -307,31 +241,25 @@ class _StreamTranslator:
             self.out.id = message.get("id", "")
             self.out.model = message.get("model", "")
             self.usage.update(message.get("usage") or {})
-            return [self.out.chunk({"role": "assistant", "content": ""})]
+            return [self.start()]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
             if block.get("type") == "tool_use":
-                index = self.tool_index.setdefault(event.get("index", 0), len(self.tool_index))
-                return [self.out.tool_call(index, block.get("id"), block.get("name"))]
+                return [self.tool_start(event.get("index", 0), block.get("id"), block.get("name"))]
             return []
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return [self.out.chunk({"content": delta.get("text", "")})]
             if delta.get("type") == "input_json_delta":
-                index = self.tool_index.get(event.get("index", 0), 0)
-                return [self.out.tool_call(index, arguments=delta.get("partial_json", ""))]
+                return [self.tool_arguments(event.get("index", 0), delta.get("partial_json", ""))]
             return []
         if kind == "message_delta":
             self.usage.update(event.get("usage") or {})
             reason = (event.get("delta") or {}).get("stop_reason")
-            finish = FINISH_REASONS.get(str(reason), "stop")
-            self.state.finish_reason = finish
-            return [self.out.chunk({}, finish)]
+            return [self.finish(FINISH_REASONS.get(str(reason), "stop"))]
         if kind == "message_stop":
-            usage = usage_from_anthropic(self.usage)
-            self.state.usage = usage
-            self.state.usage_chunk = self.out.usage_chunk(usage)
+            self.end(usage_from_anthropic(self.usage))
             self.done = True
             return []
         if kind == "error":
@@ -405,14 +333,6 @@ def openai_request(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text_part(block: dict[str, Any]) -> dict[str, Any]:
-    """A Messages text block as an OpenAI text part, keeping its prompt-cache breakpoint."""
-    part: dict[str, Any] = {"type": "text", "text": block.get("text", "")}
-    if "cache_control" in block:
-        part["cache_control"] = block["cache_control"]
-    return part
-
-
 def _texts(blocks: Any) -> str:
     return "\n\n".join(
         str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
@@ -481,16 +401,7 @@ def message_from_openai(body: dict[str, Any], message_id: str) -> dict[str, Any]
     blocks: list[dict[str, Any]] = []
     if message.get("content"):
         blocks.append({"type": "text", "text": message["content"]})
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "input": parse_arguments(function.get("arguments")),
-            }
-        )
+    blocks.extend(BLOCKS.tool_uses(message))
     return {
         "id": message_id,
         "type": "message",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -143,6 +143,56 @@ class ChunkWriter:
         return final
 
 
+class StreamTranslator:
+    """A provider's stream events in, OpenAI chunks out (`feed`); what the gateway needs once
+    the stream ends goes on `state`."""
+
+    #: the last event has come: the rest of the stream need not be read
+    done = False
+
+    def __init__(self, state: StreamState, out: ChunkWriter | None = None) -> None:
+        self.state = state
+        self.out = out or ChunkWriter()
+        #: OpenAI tool-call position by the provider's content-block index
+        self.tool_index: dict[int, int] = {}
+
+    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """The stream ended (before `done`, or where the format has no last event)."""
+
+    async def translate(self, events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+        """The events' chunks as JSON, counted on `state`, up to the last event."""
+        async for event in events:
+            for chunk in self.feed(event):
+                self.state.chunks += 1
+                yield encode(chunk)
+            if self.done:
+                return
+        self.close()
+
+    def start(self) -> dict[str, Any]:
+        return self.out.chunk({"role": "assistant", "content": ""})
+
+    def tool_start(self, block: Any, call_id: Any, name: Any) -> dict[str, Any]:
+        """The first delta of the tool call that content block `block` opens."""
+        index = self.tool_index.setdefault(block, len(self.tool_index))
+        return self.out.tool_call(index, call_id, name)
+
+    def tool_arguments(self, block: Any, arguments: str) -> dict[str, Any]:
+        return self.out.tool_call(self.tool_index.get(block, 0), arguments=arguments)
+
+    def finish(self, reason: str, index: int = 0) -> dict[str, Any]:
+        self.state.finish_reason = reason
+        return self.out.chunk({}, reason, index)
+
+    def end(self, usage: TokenUsage) -> None:
+        """The provider's final usage, for the gateway's usage chunk."""
+        self.state.usage = usage
+        self.state.usage_chunk = self.out.usage_chunk(usage)
+
+
 def encode(chunk: dict[str, Any]) -> bytes:
     return json.dumps(chunk, separators=(",", ":")).encode()
 
@@ -182,6 +232,90 @@ def data_url(url: str) -> tuple[str, str] | None:
         return None
     header, _, data = url.partition(",")
     return header[5:].split(";")[0] or "image/png", data
+
+
+@dataclass(frozen=True, slots=True)
+class BlockFormat:
+    """How one wire format writes the pieces of an OpenAI conversation as content blocks."""
+
+    #: an OpenAI text part's block, or None to leave the part out
+    text: Callable[[dict[str, Any]], dict[str, Any] | None]
+    #: an image's block, from its URL (a `data:` URL or a link)
+    image: Callable[[str], dict[str, Any]]
+    #: a tool call's block, from its id, function name and arguments object
+    tool_use: Callable[[Any, Any, dict[str, Any]], dict[str, Any]]
+    #: the block of a `tool` message's result
+    tool_result: Callable[[dict[str, Any]], dict[str, Any]]
+    #: the role of the model's turns
+    assistant: str = "assistant"
+    #: the key of a turn's blocks
+    key: str = "content"
+    #: keep a turn that has no blocks (for the API to judge) rather than leave it out
+    keep_empty: bool = False
+
+    def blocks(self, content: Any) -> list[dict[str, Any]]:
+        """OpenAI message content (a string or parts) as blocks; other part types are dropped."""
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}] if content else []
+        blocks = []
+        for part in content or ():
+            kind = part.get("type")
+            if kind == "text":
+                block = self.text(part)
+            elif kind == "image_url":
+                block = self.image((part.get("image_url") or {}).get("url", ""))
+            else:
+                continue
+            if block is not None:
+                blocks.append(block)
+        return blocks
+
+    def tool_uses(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """An OpenAI assistant message's tool calls as blocks."""
+        blocks = []
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            arguments = parse_arguments(function.get("arguments"))
+            blocks.append(self.tool_use(call.get("id"), function.get("name"), arguments))
+        return blocks
+
+    def conversation(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The system text blocks (of system and developer messages), and the turns. Tool
+        results are user turns, and a turn of the same role as the one before joins it: these
+        APIs want user and assistant turns to alternate."""
+        system: list[dict[str, Any]] = []
+        turns: list[dict[str, Any]] = []
+        for message in messages:
+            role = message.get("role")
+            if role in ("system", "developer"):
+                system.extend(b for b in self.blocks(message.get("content")) if "text" in b)
+                continue
+            if role == "assistant":
+                role = self.assistant
+                blocks = self.blocks(message.get("content")) + self.tool_uses(message)
+            elif role in ("tool", "function"):
+                role, blocks = "user", [self.tool_result(message)]
+            else:
+                role, blocks = "user", self.blocks(message.get("content"))
+            if turns and turns[-1]["role"] == role:
+                turns[-1][self.key].extend(blocks)
+            elif blocks or self.keep_empty:
+                turns.append({"role": role, self.key: blocks})
+        return system, turns
+
+
+def tool_choice(
+    choice: Any,
+    modes: dict[str, dict[str, Any]],
+    named: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """OpenAI's `tool_choice` in a format's words: `modes` by "auto", "required" or "none", and
+    `named` of the `function` a choice names; None where the format has no word for it."""
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return named(choice.get("function") or {})
+    return modes.get(choice) if isinstance(choice, str) else None
 
 
 def tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:

@@ -27,21 +27,23 @@ import httpx
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
+    BlockFormat,
     ChatResult,
     ChunkWriter,
     StreamState,
+    StreamTranslator,
     choice,
     completion,
     data_url,
-    encode,
     json_instruction,
     max_tokens,
-    parse_arguments,
     stop_sequences,
     tool_call,
+    tool_choice,
 )
 from modelyard.providers.errors import ErrorKind, UpstreamError, kind_for_status
 from modelyard.providers.http import http_client
+from modelyard.providers.openai_compat import malformed
 
 DEFAULT_MAX_TOKENS = 4096
 FINISH_REASONS = {
@@ -84,71 +86,40 @@ def usage_from_bedrock(usage: dict[str, Any] | None) -> TokenUsage:
 
 
 # -- request ---------------------------------------------------------------------------------
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"text": content}] if content else []  # Converse rejects empty text blocks
-    blocks: list[dict[str, Any]] = []
-    for part in content:
-        if part.get("type") == "text" and part.get("text"):
-            blocks.append({"text": part["text"]})
-        elif part.get("type") == "image_url":
-            url = (part.get("image_url") or {}).get("url", "")
-            inline = data_url(url)
-            if inline is None or inline[0] not in IMAGE_FORMATS:
-                raise UpstreamError(
-                    ErrorKind.BAD_REQUEST, "Bedrock takes png, jpeg, gif or webp images"
-                )
-            try:
-                data = base64.b64decode(inline[1], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise UpstreamError(ErrorKind.BAD_REQUEST, "image data is not base64") from exc
-            blocks.append(
-                {"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": data}}}
-            )
-    return blocks
+def _image(url: str) -> dict[str, Any]:
+    inline = data_url(url)
+    if inline is None or inline[0] not in IMAGE_FORMATS:
+        raise UpstreamError(ErrorKind.BAD_REQUEST, "Bedrock takes png, jpeg, gif or webp images")
+    try:
+        data = base64.b64decode(inline[1], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UpstreamError(ErrorKind.BAD_REQUEST, "image data is not base64") from exc
+    return {"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": data}}}
+
+
+def _text_of(content: Any) -> str:
+    return "".join(str(p.get("text", "")) for p in content or () if isinstance(p, dict))
+
+
+def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    text = content if isinstance(content, str) else _text_of(content)
+    result = {"toolUseId": message.get("tool_call_id"), "content": [{"text": text or " "}]}
+    return {"toolResult": result}
+
+
+BLOCKS = BlockFormat(
+    # Converse rejects empty text blocks
+    text=lambda part: {"text": part["text"]} if part.get("text") else None,
+    image=_image,
+    tool_use=lambda id_, name, args: {"toolUse": {"toolUseId": id_, "name": name, "input": args}},
+    tool_result=_tool_result,
+)
 
 
 def to_converse(body: dict[str, Any], model: Model) -> dict[str, Any]:
     """The keyword arguments of boto3's `converse` / `converse_stream` for an OpenAI body."""
-    system: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"].extend(blocks)  # Converse wants alternating turns
-        else:
-            messages.append({"role": role, "content": blocks})
-
-    for message in body.get("messages") or []:
-        role = message.get("role")
-        content = message.get("content")
-        if role in ("system", "developer"):
-            system.extend(b for b in _blocks(content) if "text" in b)
-        elif role == "assistant":
-            blocks = _blocks(content)
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                blocks.append(
-                    {
-                        "toolUse": {
-                            "toolUseId": call.get("id"),
-                            "name": function.get("name"),
-                            "input": parse_arguments(function.get("arguments")),
-                        }
-                    }
-                )
-            add("assistant", blocks)
-        elif role in ("tool", "function"):
-            text = content if isinstance(content, str) else _text_of(content)
-            result = {"toolUseId": message.get("tool_call_id"), "content": [{"text": text or " "}]}
-            add("user", [{"toolResult": result}])
-        else:
-            add("user", _blocks(content))
-
+    system, messages = BLOCKS.conversation(body.get("messages") or [])
     instruction = json_instruction(body.get("response_format"))
     if instruction:
         system.append({"text": instruction})
@@ -168,10 +139,6 @@ def to_converse(body: dict[str, Any], model: Model) -> dict[str, Any]:
     if tool_config:
         out["toolConfig"] = tool_config
     return out
-
-
-def _text_of(content: Any) -> str:
-    return "".join(str(p.get("text", "")) for p in content or () if isinstance(p, dict))
 
 
 def _tool_config(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -198,12 +165,13 @@ def _tool_config(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[s
             for t in tools
         ]
     }
-    if choice_ == "required":
-        config["toolChoice"] = {"any": {}}
-    elif isinstance(choice_, dict) and choice_.get("type") == "function":
-        config["toolChoice"] = {"tool": {"name": (choice_.get("function") or {}).get("name")}}
-    elif choice_ == "auto":
-        config["toolChoice"] = {"auto": {}}
+    mode = tool_choice(
+        choice_,
+        {"auto": {"auto": {}}, "required": {"any": {}}},
+        lambda function: {"tool": {"name": function.get("name")}},
+    )
+    if mode:
+        config["toolChoice"] = mode
     return config
 
 
@@ -336,9 +304,7 @@ class BedrockAdapter:
         try:
             return to_openai(data, model)
         except (ValueError, AttributeError, TypeError) as exc:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE, f"malformed response from {provider.id}: {exc}"
-            ) from exc
+            raise malformed(provider, exc) from exc
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
@@ -348,37 +314,32 @@ class BedrockAdapter:
         events = response["stream"]
         request_id = (response.get("ResponseMetadata") or {}).get("RequestId") or uuid.uuid4().hex
         translator = _StreamTranslator(state, ChunkWriter("chatcmpl-" + request_id, model.upstream))
-        iterator = iter(events)
         try:
-            while True:
-                event = await _call(next, iterator, None)
-                if event is None:
-                    break
-                for chunk in translator.feed(event):
-                    state.chunks += 1
-                    yield encode(chunk)
+            async for chunk in translator.translate(_events(events)):
+                yield chunk
         finally:
             events.close()
 
 
-class _StreamTranslator:
-    """ConverseStream events (as botocore parses them) in, OpenAI chunks out."""
+async def _events(stream: Any) -> AsyncIterator[dict[str, Any]]:
+    """A ConverseStream's events, each read in a worker thread."""
+    iterator = iter(stream)
+    while (event := await _call(next, iterator, None)) is not None:
+        yield event
 
-    def __init__(self, state: StreamState, out: ChunkWriter) -> None:
-        self.state = state
-        self.out = out
-        self.tool_index: dict[int, int] = {}
+
+class _StreamTranslator(StreamTranslator):
+    """ConverseStream events (as botocore parses them) in, OpenAI chunks out."""
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         if "messageStart" in event:
-            return [self.out.chunk({"role": "assistant", "content": ""})]
+            return [self.start()]
         if "contentBlockStart" in event:
             start = event["contentBlockStart"]
             use = (start.get("start") or {}).get("toolUse")
             if use:
                 block = start.get("contentBlockIndex", 0)
-                index = self.tool_index.setdefault(block, len(self.tool_index))
-                return [self.out.tool_call(index, use.get("toolUseId"), use.get("name"))]
+                return [self.tool_start(block, use.get("toolUseId"), use.get("name"))]
             return []
         if "contentBlockDelta" in event:
             block_delta = event["contentBlockDelta"]
@@ -386,17 +347,13 @@ class _StreamTranslator:
             if "text" in delta:
                 return [self.out.chunk({"content": delta["text"]})]
             if "toolUse" in delta:
-                index = self.tool_index.get(block_delta.get("contentBlockIndex", 0), 0)
-                return [self.out.tool_call(index, arguments=delta["toolUse"].get("input", ""))]
+                block = block_delta.get("contentBlockIndex", 0)
+                return [self.tool_arguments(block, delta["toolUse"].get("input", ""))]
             return []  # reasoning content is not the answer
         if "messageStop" in event:
             reason = event["messageStop"].get("stopReason")
             _check_filtered(reason)
-            finish = FINISH_REASONS.get(str(reason), "stop")
-            self.state.finish_reason = finish
-            return [self.out.chunk({}, finish)]
+            return [self.finish(FINISH_REASONS.get(str(reason), "stop"))]
         if "metadata" in event:
-            usage = usage_from_bedrock(event["metadata"].get("usage"))
-            self.state.usage = usage
-            self.state.usage_chunk = self.out.usage_chunk(usage)
+            self.end(usage_from_bedrock(event["metadata"].get("usage")))
         return []  # contentBlockStop

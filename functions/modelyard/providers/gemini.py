@@ -28,28 +28,28 @@ import httpx
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
+    BlockFormat,
     ChatResult,
     ChunkWriter,
     StreamState,
+    StreamTranslator,
     choice,
     completion,
     data_url,
-    encode,
     max_tokens,
-    parse_arguments,
     stop_sequences,
     tool_call,
+    tool_choice,
     tool_names,
 )
-from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import ErrorKind, UpstreamError
-from modelyard.providers.http import http_client
 from modelyard.providers.openai_compat import (
     http_error,
-    malformed,
-    send,
+    key_header,
+    open_stream,
+    post_json,
+    send_json,
     sse_json_events,
-    transport_error,
 )
 
 #: finish reasons that mean a safety or policy filter stopped the answer
@@ -85,74 +85,39 @@ def usage_from_gemini(usage: dict[str, Any] | None) -> TokenUsage:
 
 
 # -- request ---------------------------------------------------------------------------------
-def _parts(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        if part.get("type") == "text":
-            parts.append({"text": part.get("text", "")})
-        elif part.get("type") == "image_url":
-            url = (part.get("image_url") or {}).get("url", "")
-            inline = data_url(url)
-            if inline:
-                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
-            else:
-                mime = mimetypes.guess_type(url)[0] or "image/jpeg"
-                parts.append({"fileData": {"mimeType": mime, "fileUri": url}})
-    return parts
+def _image(url: str) -> dict[str, Any]:
+    inline = data_url(url)
+    if inline:
+        return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
+    mime = mimetypes.guess_type(url)[0] or "image/jpeg"
+    return {"fileData": {"mimeType": mime, "fileUri": url}}
 
 
-def _function_response(content: Any) -> dict[str, Any]:
-    """A tool result as the object `functionResponse.response` must be (`output` by convention)."""
+def _function_response(message: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A tool result as a `functionResponse` part: it names the function, found through the
+    call id, and its `response` must be an object (`output` by convention)."""
+    content = message.get("content")
     text = content if isinstance(content, str) else json.dumps(content)
     try:
-        return {"output": json.loads(text)}
+        output = json.loads(text)
     except ValueError:
-        return {"output": text}
+        output = text
+    name = names.get(str(message.get("tool_call_id")), message.get("name") or "")
+    return {"functionResponse": {"name": name, "response": {"output": output}}}
 
 
 def to_gemini(body: dict[str, Any], model: Model) -> dict[str, Any]:
-    system: list[dict[str, Any]] = []
-    contents: list[dict[str, Any]] = []
     messages = body.get("messages") or []
     names = tool_names(messages)
-
-    def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if not parts:
-            return
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)  # parallel results answer in one turn
-        else:
-            contents.append({"role": role, "parts": parts})
-
-    for message in messages:
-        role = message.get("role")
-        content = message.get("content")
-        if role in ("system", "developer"):
-            system.extend(p for p in _parts(content) if "text" in p)
-        elif role == "assistant":
-            parts = _parts(content)
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                parts.append(
-                    {
-                        "functionCall": {
-                            "name": function.get("name"),
-                            "args": parse_arguments(function.get("arguments")),
-                        }
-                    }
-                )
-            add("model", parts)
-        elif role in ("tool", "function"):
-            name = names.get(str(message.get("tool_call_id")), message.get("name") or "")
-            response = {"name": name, "response": _function_response(content)}
-            add("user", [{"functionResponse": response}])
-        else:
-            add("user", _parts(content))
-
+    parts = BlockFormat(
+        text=lambda part: {"text": part.get("text", "")},
+        image=_image,
+        tool_use=lambda _id, name, args: {"functionCall": {"name": name, "args": args}},
+        tool_result=lambda message: _function_response(message, names),
+        assistant="model",
+        key="parts",
+    )
+    system, contents = parts.conversation(messages)
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
@@ -169,7 +134,11 @@ def to_gemini(body: dict[str, Any], model: Model) -> dict[str, Any]:
                 declaration["parametersJsonSchema"] = function["parameters"]
             declarations.append(declaration)
         out["tools"] = [{"functionDeclarations": declarations}]
-        calling = _calling_config(body.get("tool_choice"))
+        calling = tool_choice(
+            body.get("tool_choice"),
+            {"auto": {"mode": "AUTO"}, "required": {"mode": "ANY"}, "none": {"mode": "NONE"}},
+            lambda function: {"mode": "ANY", "allowedFunctionNames": [function["name"]]},
+        )
         if calling:
             out["toolConfig"] = {"functionCallingConfig": calling}
     return out
@@ -200,18 +169,6 @@ def _generation_config(body: dict[str, Any], model: Model) -> dict[str, Any]:
         if schema:
             config["responseJsonSchema"] = schema
     return config
-
-
-def _calling_config(choice_: Any) -> dict[str, Any] | None:
-    if choice_ == "auto":
-        return {"mode": "AUTO"}
-    if choice_ == "required":
-        return {"mode": "ANY"}
-    if choice_ == "none":
-        return {"mode": "NONE"}
-    if isinstance(choice_, dict) and choice_.get("type") == "function":
-        return {"mode": "ANY", "allowedFunctionNames": [(choice_.get("function") or {})["name"]]}
-    return None
 
 
 # -- response --------------------------------------------------------------------------------
@@ -292,53 +249,33 @@ class GeminiAdapter:
     def _request(
         self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
     ) -> httpx.Request:
-        headers = {"content-type": "application/json"}
-        key = provider_api_key(provider.api_key_env)
-        if key:
-            headers["x-goog-api-key"] = key
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return http_client().build_request(
-            "POST",
+        return post_json(
             f"{provider.base_url.rstrip('/')}/v1beta/models/{model.upstream}:{method}",
-            content=json.dumps(to_gemini(body, model), separators=(",", ":")),
-            headers=headers,
+            to_gemini(body, model),
+            key_header(provider, "x-goog-api-key"),
         )
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        response = await send(self._request(provider, model, body, False))
-        if response.status_code >= 400:
-            raise gemini_error(response.status_code, response.content, response.headers)
-        try:
-            return to_openai(response.json(), model)
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise malformed(provider, exc) from exc
+        request = self._request(provider, model, body, False)
+        return await send_json(request, provider, gemini_error, lambda data: to_openai(data, model))
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        response = await send(self._request(provider, model, body, True), stream=True)
-        translator = _StreamTranslator(state, model)
-        try:
-            if response.status_code >= 400:
-                raise gemini_error(response.status_code, await response.aread(), response.headers)
-            async for event in sse_json_events(response, provider):
-                for chunk in translator.feed(event):
-                    state.chunks += 1
-                    yield encode(chunk)
-            translator.close()
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        finally:
-            await response.aclose()
+        request = self._request(provider, model, body, True)
+        async with open_stream(request, gemini_error) as response:
+            events = sse_json_events(response, provider)
+            async for chunk in _StreamTranslator(state, model).translate(events):
+                yield chunk
 
 
-class _StreamTranslator:
+class _StreamTranslator(StreamTranslator):
     """Gemini stream events (each a partial `GenerateContentResponse`) in, OpenAI chunks out."""
 
     def __init__(self, state: StreamState, model: Model) -> None:
-        self.state = state
+        super().__init__(state)
         self.model = model
-        self.out: ChunkWriter | None = None
         self.calls = 0
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -352,12 +289,12 @@ class _StreamTranslator:
         if event.get("usageMetadata"):
             self.state.usage = usage_from_gemini(event["usageMetadata"])  # cumulative
         chunks = []
-        if self.out is None:
+        if not self.out.id:  # the first event names the stream
             response_id = event.get("responseId") or uuid.uuid4().hex
             self.out = ChunkWriter(
                 "chatcmpl-" + response_id, event.get("modelVersion") or self.model.upstream
             )
-            chunks.append(self.out.chunk({"role": "assistant", "content": ""}))
+            chunks.append(self.start())
         for i, candidate in enumerate(event.get("candidates") or ()):
             index = candidate.get("index", i)
             texts, calls = _candidate_output(candidate)
@@ -373,11 +310,10 @@ class _StreamTranslator:
                 self.calls += 1
             if candidate.get("finishReason"):
                 finish = _finish(candidate["finishReason"], self.calls > 0)
-                self.state.finish_reason = finish
-                chunks.append(self.out.chunk({}, finish, index))
+                chunks.append(self.finish(finish, index))
         return chunks
 
     def close(self) -> None:
         """The stream ended: its last usage, if any came, becomes the usage chunk."""
-        if self.out is not None and self.state.usage is not None:
+        if self.state.usage is not None:
             self.state.usage_chunk = self.out.usage_chunk(self.state.usage)

@@ -9,7 +9,8 @@ an error, so the common chunk costs a substring test, not a JSON round trip.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -78,10 +79,7 @@ class OpenAICompatAdapter:
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
         request = self._request(provider, model, body, stream=True)
-        response = await send(request, stream=True)
-        try:
-            if response.status_code >= 400:
-                raise http_error(response.status_code, await response.aread(), response.headers)
+        async with open_stream(request, http_error) as response:
             async for data in sse_data(response, provider):
                 if data == b"[DONE]":
                     return
@@ -107,50 +105,87 @@ class OpenAICompatAdapter:
                     _note_choices(parsed, state)
                 state.chunks += 1
                 yield data
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) from exc
-        finally:
-            await response.aclose()
 
 
 def _post(provider: Provider, path: str, payload: dict[str, Any], model: Model) -> httpx.Request:
     """The upstream request; Azure OpenAI names the deployment in the path and takes its key
     in an `api-key` header, everyone else a Bearer token."""
-    headers = {"content-type": "application/json"}
-    key = provider_api_key(provider.api_key_env)
     base = provider.base_url.rstrip("/")
-    params = None
     if provider.api_version:
         url = f"{base}/openai/deployments/{model.upstream}{path}"
-        params = {"api-version": provider.api_version}
-        if key:
-            headers["api-key"] = key
-    else:
-        url = base + path
-        if key:
-            headers["authorization"] = f"Bearer {key}"
+        headers = key_header(provider, "api-key")
+        return post_json(url, payload, headers, {"api-version": provider.api_version})
+    return post_json(base + path, payload, key_header(provider, "authorization", "Bearer "))
+
+
+async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatResult:
+    """A non-streaming call whose answer must hold the list `items` and usage."""
+
+    def result(data: Any) -> ChatResult:
+        usage = usage_from_openai(data.get("usage"))
+        if not isinstance(data.get(items), list) or usage is None:
+            raise ValueError(f"no {items} or usage")
+        return ChatResult(body=data, usage=usage)
+
+    return await send_json(request, provider, http_error, result)
+
+
+def key_header(provider: Provider, name: str, prefix: str = "") -> dict[str, str]:
+    """The provider's API key as the header `name` (none without a key)."""
+    key = provider_api_key(provider.api_key_env)
+    return {name: prefix + key} if key else {}
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    params: dict[str, str] | None = None,
+) -> httpx.Request:
+    """A request that POSTs `payload` as compact JSON."""
     return http_client().build_request(
         "POST",
         url,
         params=params,
         content=json.dumps(payload, separators=(",", ":")),
-        headers=headers,
+        headers={"content-type": "application/json", **headers},
     )
 
 
-async def _send(request: httpx.Request, provider: Provider, items: str) -> ChatResult:
-    """A non-streaming call whose answer must hold the list `items` and usage."""
+#: an upstream's HTTP error (status, body, headers) in the taxonomy
+ErrorReader = Callable[[int, bytes, httpx.Headers], UpstreamError]
+
+
+async def send_json(
+    request: httpx.Request,
+    provider: Provider,
+    error: ErrorReader,
+    to_openai: Callable[[Any], ChatResult],
+) -> ChatResult:
+    """A non-streaming call; its JSON answer through `to_openai`, which raises `ValueError`
+    (or fails on a shape it cannot read) for a malformed one."""
     response = await send(request)
     if response.status_code >= 400:
-        raise http_error(response.status_code, response.content, response.headers)
+        raise error(response.status_code, response.content, response.headers)
     try:
-        data = response.json()
-        usage = usage_from_openai(data.get("usage"))
-        if not isinstance(data.get(items), list) or usage is None:
-            raise ValueError(f"no {items} or usage")
-    except (ValueError, AttributeError) as exc:
+        return to_openai(response.json())
+    except (ValueError, AttributeError, TypeError) as exc:
         raise malformed(provider, exc) from exc
-    return ChatResult(body=data, usage=usage)
+
+
+@asynccontextmanager
+async def open_stream(request: httpx.Request, error: ErrorReader) -> AsyncIterator[httpx.Response]:
+    """A streaming call's response, open while the block reads it: its HTTP error raised
+    through `error`, transport failures mapped, and the connection released however it ends."""
+    response = await send(request, stream=True)
+    try:
+        if response.status_code >= 400:
+            raise error(response.status_code, await response.aread(), response.headers)
+        yield response
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
+    finally:
+        await response.aclose()
 
 
 def _parse_chunk(data: bytes, provider: Provider) -> dict[str, Any]:
