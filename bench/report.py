@@ -64,6 +64,9 @@ def markdown(rows: list[Row], context: dict[str, Any]) -> str:
         "- upstream: the project's SIMULATED provider (not a real model), zero latency except "
         "for the streaming figures; all servers and the load generator share the machine's "
         "cores",
+        "- AWS: DynamoDB and SQS are moto; the HTTP rows marked so publish to an SQS STAND-IN "
+        "(bench/sqs_standin.py: answers SendMessageBatch, stores nothing), so that moto's own "
+        "CPU, which real SQS would not spend on these cores, stays out of the gateway's figure",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",
