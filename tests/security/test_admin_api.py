@@ -118,7 +118,15 @@ def test_tenant_settings_and_spend_across_tenants(stack, admin, new_key):
     stack.poller.drain()
     spend = admin.get("/admin/spend", params={"since": "2000-01-01"})
     assert spend.status_code == 200
-    assert tenant in {row["tenant"] for row in spend.json()["by_tenant"]}
+    report = spend.json()
+    assert tenant in {row["tenant"] for row in report["by_tenant"]}
+    by_model = {row["model"]: row for row in report["by_model"]}
+    assert by_model[CHAT["model"]]["requests"] >= 1
+    # every request counted by model is counted by tenant too (not the reverse: a request that
+    # failed before any model was tried has no model)
+    assert sum(row["requests"] for row in by_model.values()) <= sum(
+        row["requests"] for row in report["by_tenant"]
+    )
     assert admin.get("/admin/spend", params={"since": "yesterday"}).status_code == 400
 
 

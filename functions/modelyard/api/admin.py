@@ -22,6 +22,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from modelyard import reports
 from modelyard.api.deps import caller, validated
 from modelyard.api.schemas import documented_body, error_responses
 from modelyard.auth import admin
@@ -30,7 +31,7 @@ from modelyard.auth.keys import KeyRecord
 from modelyard.auth.tenants import TenantSettings
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.gateway import Gateway
-from modelyard.pricing.prices import Price
+from modelyard.pricing.prices import Price, format_usd
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -125,12 +126,21 @@ class DaySpend(TenantSpend):
     day: str
 
 
+class ModelSpend(BaseModel):
+    model: str
+    cost_usd: str
+    requests: int
+    tokens: int
+
+
 class SpendReport(BaseModel):
     since: str | None
     until: str | None
     total_cost_usd: str
     by_tenant: list[TenantSpend]
     by_day: list[DaySpend]
+    #: every tenant's spend per model (the catalog's models)
+    by_model: list[ModelSpend]
 
 
 router = APIRouter(
@@ -337,9 +347,26 @@ async def spend(
     since: Annotated[str | None, Query(pattern=DATE_PATTERN)] = None,
     until: Annotated[str | None, Query(pattern=DATE_PATTERN)] = None,
 ) -> JSONResponse:
-    """Spend of every tenant between two dates (inclusive), from the aggregates."""
+    """Spend of every tenant, and of every model, between two dates (inclusive), from the
+    aggregates."""
     gateway = await _admin(request)
-    return JSONResponse(await asyncio.to_thread(gateway.usage.spend_by_tenant, since, until))
+    catalog = await gateway.config.catalog_async()
+    report, rows = await asyncio.gather(
+        asyncio.to_thread(gateway.usage.spend_by_tenant, since, until),
+        asyncio.to_thread(
+            reports.spend_rows,
+            gateway.usage.client,
+            gateway.usage.table,
+            catalog,
+            None,
+            since or "0000-00-00",
+            until or "9999-12-31",
+        ),
+    )
+    report["by_model"] = [
+        {**row, "cost_usd": format_usd(row["cost_usd"])} for row in reports.group(rows, "model")
+    ]
+    return JSONResponse(report)
 
 
 def _tenant_view(tenant: str, settings: TenantSettings) -> dict[str, Any]:
