@@ -31,7 +31,7 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,8 +130,27 @@ class Simulator:
         self.prompt_prefixes.add(key)
         return tokens // PROMPT_CACHE_STEP * PROMPT_CACHE_STEP if seen else 0
 
-    def _fault(self, model: SimModel) -> Fault | None:
-        return pick_fault(self.faults, (model.id, model.upstream), self.rng)
+    async def _call(
+        self, model: SimModel, refuse: Callable[[int, str], Response]
+    ) -> tuple[Fault | None, Response | None]:
+        """Count a call to `model` and draw its injected fault: a status fault is answered by
+        `refuse(status, message)` (the format's error), a timeout hangs; any other fault is
+        returned for the answer to act on (malformed, reset, midstream)."""
+        self.calls[model.id] += 1
+        fault = pick_fault(self.faults, (model.id, model.upstream), self.rng)
+        if fault is not None and fault.status is not None:
+            return fault, refuse(fault.status, f"simulated {fault.status} from {model.id}")
+        if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(3600)
+        return fault, None
+
+    def _retry_after(self, status: int) -> dict[str, str]:
+        return {"retry-after": self.retry_after} if status == 429 else {}
+
+    def _openai_refusal(self, status: int, message: str) -> Response:
+        return _openai_error(
+            status, message, _error_type(status), headers=self._retry_after(status)
+        )
 
     async def _openai_body_and_model(
         self, request: Request
@@ -159,18 +178,9 @@ class Simulator:
         if isinstance(found, Response):
             return found
         body, model = found
-        self.calls[model.id] += 1
-        fault = self._fault(model)
-        if fault is not None and fault.status is not None:
-            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
-            return _openai_error(
-                fault.status,
-                f"simulated {fault.status} from {model.id}",
-                _error_type(fault.status),
-                headers=headers,
-            )
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(3600)
+        fault, refused = await self._call(model, self._openai_refusal)
+        if refused is not None:
+            return refused
         reply = _Reply.build(body, model)
         reply.cached_tokens = self._cached_tokens(model, body.get("messages") or [])
         ttft, per_token = self._delays(model)
@@ -204,18 +214,14 @@ class Simulator:
         model = self._model(str(body.get("model", "")))
         if model is None:
             return _anthropic_error(404, "not_found_error", f"model: {body.get('model')}")
-        self.calls[model.id] += 1
-        fault = self._fault(model)
-        if fault is not None and fault.status is not None:
-            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
-            return _anthropic_error(
-                fault.status,
-                error_type_for_status(fault.status),
-                f"simulated {fault.status} from {model.id}",
-                headers,
-            )
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(3600)
+        fault, refused = await self._call(
+            model,
+            lambda status, message: _anthropic_error(
+                status, error_type_for_status(status), message, self._retry_after(status)
+            ),
+        )
+        if refused is not None:
+            return refused
         reply = _Reply.build(openai_request(body), model)
         ttft, per_token = self._delays(model)
         if body.get("stream"):
@@ -241,18 +247,9 @@ class Simulator:
             inputs = [inputs]
         if not isinstance(inputs, list) or not inputs:
             return _openai_error(400, "'input' is a required property", "invalid_request_error")
-        self.calls[model.id] += 1
-        fault = self._fault(model)
-        if fault is not None and fault.status is not None:
-            headers = {"retry-after": self.retry_after} if fault.status == 429 else {}
-            return _openai_error(
-                fault.status,
-                f"simulated {fault.status} from {model.id}",
-                _error_type(fault.status),
-                headers=headers,
-            )
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(3600)
+        _, refused = await self._call(model, self._openai_refusal)
+        if refused is not None:
+            return refused
         await asyncio.sleep(self._delays(model)[0])
         dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
         as_base64 = body.get("encoding_format") == "base64"
@@ -299,14 +296,11 @@ class Simulator:
                 f"{method}. Call ListModels to see the list of available models and their "
                 "supported methods.",
             )
-        self.calls[model.id] += 1
-        fault = self._fault(model)
-        if fault is not None and fault.status is not None:
-            return _gemini_error(
-                fault.status, f"simulated {fault.status} from {model.id}", self.retry_after
-            )
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(3600)
+        fault, refused = await self._call(
+            model, lambda status, message: _gemini_error(status, message, self.retry_after)
+        )
+        if refused is not None:
+            return refused
         reply = _Reply.build(_gemini_view(body), model)
         ttft, per_token = self._delays(model)
         if method == "streamGenerateContent":
@@ -337,12 +331,9 @@ class Simulator:
         model = self._model(request.path_params["model_id"])
         if model is None:
             return _bedrock_error(400, "The provided model identifier is invalid.")
-        self.calls[model.id] += 1
-        fault = self._fault(model)
-        if fault is not None and fault.status is not None:
-            return _bedrock_error(fault.status, f"simulated {fault.status} from {model.id}")
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(3600)
+        fault, refused = await self._call(model, _bedrock_error)
+        if refused is not None:
+            return refused
         reply = _Reply.build(_converse_view(body), model)
         ttft, per_token = self._delays(model)
         headers = {**SIM_HEADERS, "x-amzn-requestid": str(uuid.uuid4())}
