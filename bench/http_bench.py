@@ -273,9 +273,9 @@ def _throughput(info: dict[str, Any], quick: bool, python: str | None, note: str
             "req/s",
             fw.rps,
             "forwarder req/s",
-            "every usage event published (boto3 SendMessageBatch) to an SQS stand-in in its own "
-            f"process; {published} events for {answered} answers, {published / max(calls, 1):.1f} "
-            f"a call; errors={gw.errors}",
+            "every usage event published (SendMessageBatch on the event loop) to an SQS "
+            f"stand-in in its own process; {published} events for {answered} answers, "
+            f"{published / max(calls, 1):.1f} a call; errors={gw.errors}",
             target=">= 0.60x",
             met=gw.rps >= 0.6 * fw.rps,
             higher_is_better=True,

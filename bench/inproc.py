@@ -355,7 +355,7 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
         ),
         Row(
             "in-process",
-            "usage publish alone p50 (SQS send_message on moto, via a thread)",
+            "usage publish alone p50 (SendMessageBatch on the event loop, SQS on moto)",
             p.p50_ms,
             "ms",
             added,

@@ -6,7 +6,7 @@
 Real SQS runs on AWS's machines, so its work is not on the gateway's bill; moto's SQS, on
 this machine, costs milliseconds of CPU per message on the same two cores as the gateway and
 the load generator, and bounds the figure. Against this stand-in the gateway still does all of
-its own publishing work (serialising the event, botocore building and signing the request, the
+its own publishing work (serialising the event, signing the request with SigV4, the
 HTTP round trip, parsing the answer); only the queue's side is cheap. `GET /_standin/count`
 says how many messages arrived, and in how many calls, so the benchmark can check that every
 answer was published. A plain ASGI callable: a framework would add its own cost to this

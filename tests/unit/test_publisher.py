@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -19,22 +18,24 @@ def event(i: int) -> UsageEvent:
 
 
 class FakeSQS:
+    """A batch sender that holds the first batch until the test lets it go."""
+
     def __init__(self, fail_ids: set[str] = frozenset(), down: bool = False) -> None:
         self.batches: list[list[str]] = []
         self.fail_ids, self.down = fail_ids, down
-        self.gate = threading.Event()
+        self.gate = asyncio.Event()
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict:
-        self.gate.wait(5)  # the first batch is held until the test lets it go
+    async def send(self, bodies: list[str]) -> set[int]:
+        await asyncio.wait_for(self.gate.wait(), 5)
         if self.down:
             raise ConnectionError("sqs is down")
-        self.batches.append([e["Id"] for e in Entries])
-        return {"Failed": [{"Id": e["Id"]} for e in Entries if e["Id"] in self.fail_ids]}
+        self.batches.append([str(i) for i in range(len(bodies))])
+        return {i for i in range(len(bodies)) if str(i) in self.fail_ids}
 
 
 class Recorder(UsagePublisher):
     def __init__(self, sqs: FakeSQS, ledger_down: bool = False) -> None:
-        super().__init__("https://queue", "table", lambda service: sqs)
+        super().__init__("https://queue", "table", lambda service: None, sender=sqs)
         self.recorded: list[str] = []
         self.ledger_down = ledger_down
 
