@@ -9,6 +9,7 @@ come from the simulator and errors are named by the taxonomy, as they are on AWS
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import replace
@@ -153,6 +154,27 @@ def test_total_failure_is_recorded(stack, sim, fast_jobs, key):
     stack.poller.drain()
     (entry,) = ledger_items(request_id)
     assert (entry["status"], entry["model"], str(entry["cost_usd"])) == ("failed", "qwen3-32b", "0")
+
+
+def test_a_job_started_without_reservations_is_still_ledgered(stack, sim, fast_jobs, key):
+    """As a router older than the reservations field starts it (during a deploy)."""
+    sfn = aws.client("stepfunctions")
+
+    class OlderRouter:
+        def start_execution(self, input: str, **kwargs: Any) -> Any:
+            legacy = json.loads(input)
+            del legacy["reservations"]
+            return sfn.start_execution(input=json.dumps(legacy), **kwargs)
+
+    def clients(service: str) -> Any:
+        return OlderRouter() if service == "stepfunctions" else aws.client(service)
+
+    jobs = JobService(USAGE_TABLE, fast_jobs.state_machine_arn, clients)
+    job_id, request_id = start(stack, jobs, key)
+    assert finished(jobs, job_id)["status"] == "SUCCEEDED"
+    stack.poller.drain()
+    (entry,) = ledger_items(request_id)
+    assert entry["status"] == "ok" and entry["cost_usd"] > 0
 
 
 def test_api_round_trip(stack: LocalStack, sim, api: httpx.Client):
