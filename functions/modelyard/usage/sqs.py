@@ -36,7 +36,8 @@ class SqsError(Exception):
 
 
 def _retryable(status: int, body: bytes) -> bool:
-    return status >= 500 or status == 429 or b"Throttl" in body or b"RequestThrottled" in body
+    """Server errors and throttling (`ThrottlingException`, `RequestThrottled`): as botocore."""
+    return status >= 500 or status == 429 or b"Throttl" in body
 
 
 class SqsBatchSender:
