@@ -102,22 +102,16 @@ def run() -> list[dict[str, object]]:
         steady = _latencies(prompts, fresh=False)
         chars = statistics.median(len(p) for p in prompts)
         note = f"{len(prompts)} prompts, median {chars:.0f} chars, best of {ROUNDS}"
-        decision = _decision_latencies(prompts)
-        for q in (0.5, 0.99):
-            rows.append(
-                {
-                    "name": f"routing decision p{round(q * 100)} ({name}: classify + plan)",
-                    "value": round(_percentile(decision, q), 1),
-                    "unit": "us",
-                    "baseline": 1000 if q == 0.99 else None,
-                    "note": note,
-                }
-            )
-        for label, values in (("first pass", first), ("steady", steady)):
+        series = (
+            ("routing decision p{} ({}: classify + plan)", _decision_latencies(prompts)),
+            ("classify p{} ({}, first pass)", first),
+            ("classify p{} ({}, steady)", steady),
+        )
+        for title, values in series:
             for q in (0.5, 0.99):
                 rows.append(
                     {
-                        "name": f"classify p{round(q * 100)} ({name}, {label})",
+                        "name": title.format(round(q * 100), name),
                         "value": round(_percentile(values, q), 1),
                         "unit": "us",
                         "baseline": 1000 if q == 0.99 else None,

@@ -122,42 +122,6 @@ def test_async_client_streams(stack: LocalStack):
     assert "".join(pieces).startswith("(simulated claude-4-sonnet)")
 
 
-def test_tool_call_round_trip_through_anthropic_format(client: OpenAI):
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Weather for a city",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"city": {"type": "string"}},
-                    "required": ["city"],
-                },
-            },
-        }
-    ]
-    first = client.chat.completions.create(
-        model="claude-4-sonnet",
-        tools=tools,
-        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
-    )
-    call = first.choices[0].message.tool_calls[0]
-    assert first.choices[0].finish_reason == "tool_calls"
-    assert json.loads(call.function.arguments) == {"city": "simulated"}
-    second = client.chat.completions.create(
-        model="claude-4-sonnet",
-        tools=tools,
-        messages=[
-            {"role": "user", "content": "What is the weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ],
-    )
-    assert second.choices[0].finish_reason == "stop"
-    assert second.choices[0].message.content
-
-
 def test_json_mode_returns_json(client: OpenAI):
     completion = client.chat.completions.create(
         model="gpt-4o",

@@ -64,8 +64,10 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-@pytest.mark.parametrize("model", ["gemini-2.5-flash", "bedrock-claude-sonnet-4"])
-def test_openai_sdk_chats_streams_and_calls_tools_over_gemini_and_bedrock(
+@pytest.mark.parametrize(
+    "model", ["claude-4-sonnet", "gemini-2.5-flash", "bedrock-claude-sonnet-4"]
+)
+def test_openai_sdk_chats_streams_and_calls_tools_over_every_translated_format(
     client: OpenAI, model: str
 ):
     raw = client.chat.completions.with_raw_response.create(model=model, messages=QUESTION)
