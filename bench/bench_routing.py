@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_routing.py
 
 Latency is measured over the labelled evaluation prompts (data/routing/eval/labelled.jsonl,
-typical chat prompts) and, separately, over the arena-hard prompts (long, code-heavy).
+typical chat prompts), over the arena-hard prompts (long, code-heavy) and over the public
+benchmark prompts (data/routing/eval/benchmarks.jsonl: MT-Bench, Vicuna, WizardLM, HumanEval,
+MATH and GSM8K test questions).
 "first pass" is each prompt's first classification in the process (its words not yet
 scored); "steady" repeats the set, as a warm Lambda sees recurring vocabulary. Load time is
 measured in fresh interpreters: import, read and unpack the weights, first classification.
@@ -32,6 +34,7 @@ from modelyard.store.seed import seed_items  # noqa: E402
 EVAL_SETS = {
     "eval": ROOT / "data" / "routing" / "eval" / "labelled.jsonl",
     "arena": ROOT / "data" / "routing" / "eval" / "arena_hard_labelled.jsonl",
+    "benchmarks": ROOT / "data" / "routing" / "eval" / "benchmarks.jsonl",
 }
 LOAD_RUNS = 7
 ROUNDS = 5
@@ -97,7 +100,8 @@ def _load_ms() -> list[float]:
 def run() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for name, path in EVAL_SETS.items():
-        prompts = [json.loads(line)["prompt"] for line in path.read_text().splitlines()]
+        lines = path.read_text(encoding="utf-8").split("\n")
+        prompts = [json.loads(line)["prompt"] for line in lines if line.strip()]
         first = _latencies(prompts, fresh=True)
         steady = _latencies(prompts, fresh=False)
         chars = statistics.median(len(p) for p in prompts)

@@ -167,20 +167,3 @@ def test_eval_routing_rejects_a_file_of_neither_kind(tmp_path: Path) -> None:
         _run(["eval", "routing", "--data", path])
     with pytest.raises(SystemExit, match="no such file"):
         _run(["eval", "routing", "--data", str(tmp_path / "missing.jsonl")])
-
-
-# ---------------------------------------------------------------------- data separation
-
-
-def test_no_eval_prompt_is_in_the_training_data() -> None:
-    pytest.importorskip("numpy")  # the training script needs it
-    from scripts import train_classifier
-
-    eval_prompts = {
-        json.loads(line)["prompt"].strip().lower()
-        for name in ("labelled.jsonl", "arena_hard_labelled.jsonl")
-        for line in (ROOT / "data/routing/eval" / name).read_text(encoding="utf-8").splitlines()
-    }
-    training = train_classifier.load_train_files() + train_classifier.generate_examples(200)
-    assert not eval_prompts & {text.strip().lower() for text, _ in training}
-    assert {task for _, task in training} == set(train_classifier.classifier.TASKS)

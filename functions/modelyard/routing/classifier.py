@@ -50,7 +50,7 @@ TASKS: tuple[str, ...] = (
 
 WEIGHTS_PATH = Path(__file__).with_name("classifier.bin")
 MAGIC = b"MYTC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a softmax temperature after the class names
 # Bumped whenever featurize() changes: weights trained on other features are refused.
 FEATURE_VERSION = 1
 BUCKET_BITS = 17
@@ -129,8 +129,10 @@ class _Model:
         bias: tuple[float, ...],
         scale: tuple[float, ...],
         weights: tuple[array, ...],
+        temperature: float = 1.0,
     ) -> None:
         self.classes = classes
+        self.temperature = temperature  # fitted on held-out sources: confidence is calibrated
         self.bias = bias
         self.scale = scale
         self.weights = weights  # one int8 array of 2**BUCKET_BITS per class
@@ -173,14 +175,19 @@ class _Model:
 
 
 def pack_weights(
-    classes: tuple[str, ...], bias: list[float], scale: list[float], rows: list[bytes]
+    classes: tuple[str, ...],
+    bias: list[float],
+    scale: list[float],
+    rows: list[bytes],
+    temperature: float = 1.0,
 ) -> bytes:
-    """Serialise a model: header, class names, float32 bias and scale, zlib'd int8 rows."""
+    """Serialise a model: header, class names, float32 temperature, bias and scale, then the
+    zlib'd int8 rows."""
     names = "\n".join(classes).encode("utf-8")
     header = _HEADER.pack(
         MAGIC, FORMAT_VERSION, FEATURE_VERSION, BUCKET_BITS, len(classes), len(names)
     )
-    floats = struct.pack(f"<{2 * len(classes)}f", *bias, *scale)
+    floats = struct.pack(f"<{1 + 2 * len(classes)}f", temperature, *bias, *scale)
     return header + names + floats + zlib.compress(b"".join(rows), 9)
 
 
@@ -191,8 +198,8 @@ def _unpack(blob: bytes) -> _Model:
     offset = _HEADER.size
     classes = tuple(blob[offset : offset + names_len].decode("utf-8").split("\n"))
     offset += names_len
-    floats = struct.unpack_from(f"<{2 * n_classes}f", blob, offset)
-    offset += 8 * n_classes
+    temperature, *floats = struct.unpack_from(f"<{1 + 2 * n_classes}f", blob, offset)
+    offset += 4 + 8 * n_classes
     raw = zlib.decompress(blob[offset:])
     size = 1 << bits
     rows = []
@@ -200,7 +207,9 @@ def _unpack(blob: bytes) -> _Model:
         row = array("b")
         row.frombytes(raw[c * size : (c + 1) * size])
         rows.append(row)
-    return _Model(classes, floats[:n_classes], floats[n_classes:], tuple(rows))
+    return _Model(
+        classes, tuple(floats[:n_classes]), tuple(floats[n_classes:]), tuple(rows), temperature
+    )
 
 
 _model: _Model | None = None
@@ -211,6 +220,13 @@ def _get_model() -> _Model:
     if _model is None:
         _model = _unpack(WEIGHTS_PATH.read_bytes())
     return _model
+
+
+def use_weights(blob: bytes | None) -> None:
+    """Serve these weights from now on (None: the shipped file). For training and evaluation."""
+    global _model
+    _model = None if blob is None else _unpack(blob)
+    _scored.cache_clear()
 
 
 # ------------------------------------------------------------------------------ rules
@@ -401,6 +417,38 @@ _GREETING_RE = re.compile(
     r"night)|thanks?|thank you|thx|ty|ok|okay|cool|lol|haha|bye|good ?bye|see ya|nice)\b"
 )
 
+_COMPOSE_RE = re.compile(
+    r"^(?:please |can you |could you |help me |i need you to |i want you to |now )?"
+    r"(?:write|compose|draft|craft|pen|create)\b[^\n]{0,60}?\b(?:story|stories|poem|poetry|"
+    r"essay|e-?mail|letter|blog|article|speech|song|lyrics|limerick|haiku|sonnet|novel|scene|"
+    r"monologue|screenplay|toast|eulogy|tweet|caption|cover letter|personal statement|slogan|"
+    r"tagline|headline|fable|fairy tale|rap|ode|verse|chapter|dialogue|newsletter|"
+    r"press release|product description|bio)s?\b"
+)
+_ROLE_PLAY_RE = re.compile(
+    r"^(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody|act as|"
+    r"i want you to act as|role-?play|play the role|you are now|from now on,? you are|"
+    r"imagine (?:you are|yourself as) an? |as an? [a-z ]{3,40}, (?:how|what|describe|write))"
+)
+_SIGNATURE_RE = re.compile(
+    r"^\s*(?:async\s+)?def \w+\([^\n]*\)[^\n]*:\s*$|^\s*>>> \w|^\s*func \w+\(|^\s*fn \w+\(",
+    re.MULTILINE,
+)
+_DATA_STRUCTURE_RE = re.compile(
+    r"\b(?:integer array|array of integers|list of integers|linked list|binary (?:search )?tree"
+    r"|subarray|substring|hash ?map|time complexity|big-?o|o\(n(?: log n)?\))"
+)
+_QUANTITY_RE = re.compile(
+    r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was) (?:the )?(?:total|sum|average|"
+    r"percentage|probability|area|cost|price|value)\b|\bcalculate\b|\bcompute\b|\bin total\b"
+)
+_NUMBER_RE = re.compile(r"\$?\d[\d,.]*%?")
+_PUZZLE_RE = re.compile(
+    r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
+    r"deduction|syllogism|odd one out|does not belong|who is (?:lying|telling the truth)|"
+    r"knights and knaves)\b"
+)
+
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
 
 
@@ -419,6 +467,11 @@ def _rules(text: str) -> _Boosts:
     if len(_CODE_LINE_RE.findall(low)) >= 2:
         hits.append(("rule:code_syntax", "coding", 1.5))
         code = True
+    if _SIGNATURE_RE.search(head):
+        hits.append(("rule:function_signature", "coding", 2.0))
+        code = True
+    if _DATA_STRUCTURE_RE.search(low):
+        hits.append(("rule:data_structure", "coding", 1.0))
     if len(_CODE_TOKEN_RE.findall(head)) >= 2:
         hits.append(("rule:code_tokens", "coding", 1.0))
         code = True
@@ -447,6 +500,14 @@ def _rules(text: str) -> _Boosts:
     if _EXTRACT_RE.search(low[:600]):
         structured = _STRUCTURE_RE.search(low[:600])
         hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
+    if _COMPOSE_RE.match(low.lstrip()):
+        hits.append(("rule:compose", "writing", 2.0))
+    elif _ROLE_PLAY_RE.match(low.lstrip()):
+        hits.append(("rule:role_play", "writing", 1.0))
+    if not code and _QUANTITY_RE.search(low) and len(_NUMBER_RE.findall(low)) >= 2:
+        hits.append(("rule:word_problem", "math", 1.5))
+    if _PUZZLE_RE.search(low):
+        hits.append(("rule:puzzle", "reasoning", 1.5))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
     return hits
@@ -497,10 +558,23 @@ def _scored(text: str) -> tuple[tuple[float, ...], tuple[tuple[str, str, float],
     return tuple(_get_model().logits(text)), tuple(_rules(text))
 
 
+def task_scores(
+    messages: list[dict[str, Any]], *, has_tools: bool = False, json_output: bool = False
+) -> list[float]:
+    """Each class's score (logit) for a conversation, before the temperature."""
+    return _classify(messages, has_tools, json_output)[0]
+
+
 def classify_messages(
     messages: list[dict[str, Any]], *, has_tools: bool = False, json_output: bool = False
 ) -> Classification:
     """Classify an OpenAI chat conversation, weighting its last user turn most."""
+    return _classify(messages, has_tools, json_output)[1]
+
+
+def _classify(
+    messages: list[dict[str, Any]], has_tools: bool, json_output: bool
+) -> tuple[list[float], Classification]:
     model = _get_model()
     index = {task: i for i, task in enumerate(model.classes)}
     segments = _segments(messages)
@@ -530,12 +604,12 @@ def classify_messages(
     scores = [a + b for a, b in zip(combined, boosts, strict=True)]
     winner = _argmax(scores)
     top = scores[winner]
-    confidence = 1.0 / sum(math.exp(s - top) for s in scores)
+    confidence = 1.0 / sum(math.exp((s - top) / model.temperature) for s in scores)
     signals = [signal for c, signal in reasons if c == winner]
     signals.append("model" if segments else "empty")
     if len(segments) > 1 and _argmax(last_only) != winner:
         signals.append("context")
-    return Classification(
+    return scores, Classification(
         model.classes[winner], round(confidence, 4), tuple(dict.fromkeys(signals))
     )
 

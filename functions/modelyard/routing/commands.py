@@ -43,7 +43,17 @@ def register(subparsers: Any) -> None:
         "{model: bool}): the cost/quality curve, CPT(80/90/95%%) and APGR, next to a random "
         "router.",
     )
-    routing.add_argument("--data", required=True, metavar="FILE", help="JSONL file")
+    target = routing.add_mutually_exclusive_group(required=True)
+    target.add_argument("--data", metavar="FILE", help="JSONL file")
+    target.add_argument(
+        "--loso",
+        nargs="?",
+        const="data/routing/train",
+        metavar="DIR",
+        help="leave-one-source-out over the training data (default data/routing/train): "
+        "train without each public source, score it, report per source and per class "
+        "(needs the dev extra: numpy, scipy; a few minutes)",
+    )
     routing.add_argument("--field", default="prompt", help="prompt field (default: prompt)")
     routing.add_argument("--label-field", default="task", help="gold label field (default: task)")
     routing.add_argument("--plot", metavar="PNG", help="write the cost/quality curve here")
@@ -108,6 +118,8 @@ def _eval_routing(args: argparse.Namespace) -> int:
     from modelyard.routing import evaluation
     from modelyard.routing.classifier import classify_text
 
+    if args.loso:
+        return _eval_loso(args)
     if not Path(args.data).is_file():
         raise SystemExit(f"modelyard: no such file: {args.data}")
     rows = [row for _, row in _read_jsonl(args.data)]
@@ -133,13 +145,36 @@ def _eval_routing(args: argparse.Namespace) -> int:
         )
     if args.plot:
         raise SystemExit("modelyard: --plot needs a file with per-model scores")
-    pairs = []
+    by_source: dict[str, list[tuple[str, str]]] = {}
     for i, row in enumerate(rows, 1):
-        pairs.append((row[args.label_field], classify_text(row[args.field]).task))
+        pair = (row[args.label_field], classify_text(row[args.field]).task)
+        by_source.setdefault(str(row.get("source", "")).split(":")[0], []).append(pair)
         if i % PROGRESS_EVERY == 0:
             _progress(f"classified {i}/{len(rows)}")
-    report = evaluation.classification_report(pairs)
+    report = evaluation.classification_report(p for pairs in by_source.values() for p in pairs)
+    if len(by_source) > 1:
+        report["by_source"] = {
+            s: evaluation.classification_report(pairs) for s, pairs in sorted(by_source.items())
+        }
     print(json.dumps(report, indent=2) if args.json else _format_classification(report))
+    return 0
+
+
+def _eval_loso(args: argparse.Namespace) -> int:
+    from modelyard.routing import training
+
+    train_dir = Path(args.loso)
+    if not train_dir.is_dir():
+        raise SystemExit(f"modelyard: no such directory: {train_dir}")
+    try:
+        examples = training.load_examples(train_dir)
+        predictions = training.leave_one_source_out(
+            examples, training.TrainingConfig(), progress=_progress
+        )
+    except ImportError as exc:
+        raise SystemExit(f"modelyard: --loso needs the dev extra ({exc.name})") from exc
+    report = training.loso_report(predictions, training.fit_temperature(predictions))
+    print(json.dumps(report, indent=2) if args.json else _format_loso(report))
     return 0
 
 
@@ -193,6 +228,36 @@ def _format_classification(report: dict[str, Any]) -> str:
     ]
     for label, counts in zip(labels, report["confusion"]["matrix"], strict=True):
         lines.append(f"{label:<14}" + " ".join(f"{c:>5}" for c in counts))
+    if "by_source" in report:
+        lines += _format_by_source(report["by_source"])
+    return "\n".join(lines)
+
+
+def _format_by_source(by_source: dict[str, Any]) -> list[str]:
+    lines = ["", f"{'source':<26} {'prompts':>7} {'accuracy':>8} {'macro-F1':>8}  classes"]
+    for source, r in by_source.items():
+        classes = ",".join(k[:5] for k, v in r["per_class"].items() if v["support"])
+        lines.append(
+            f"{source:<26} {r['n']:>7} {r['accuracy']:>8.3f} {r['macro_f1']:>8.3f}  {classes}"
+        )
+    return lines
+
+
+def _format_loso(report: dict[str, Any]) -> str:
+    lines = ["leave-one-source-out: each public source scored by a model trained without it", ""]
+    lines.append(_format_classification(report["pooled"]))
+    lines += _format_by_source(report["by_source"])
+    lines += [
+        "",
+        f"reliability (softmax temperature {report['temperature']:.3f}, held-out predictions)",
+        f"{'confidence':<12} {'prompts':>7} {'mean conf':>9} {'accuracy':>8}",
+    ]
+    for row in report["reliability"]:
+        if row["n"]:
+            lines.append(
+                f"{row['low']:.2f}-{row['high']:.2f}   {row['n']:>7} {row['confidence']:>9.3f} "
+                f"{row['accuracy']:>8.3f}"
+            )
     return "\n".join(lines)
 
 

@@ -1,0 +1,388 @@
+"""Rebuild the router's public training data and benchmark file from repository snapshots.
+
+    .venv/bin/python scripts/build_routing_data.py --mirror /work/.mirror
+
+Each source in ``data/routing/sources.json`` names a public GitHub repository, the commit
+read, its licence and how a row gets its task label. The snapshots are read with
+``git --git-dir <mirror>/<owner>+<name>/repo show <commit>:<path>`` (the search tool's
+``fetch`` brings them in), so the output depends only on those commits: fixed order, fixed
+seed. Writes ``data/routing/train/public/<source>.jsonl`` and
+``data/routing/eval/benchmarks.jsonl``, and prints the tables of SOURCES.md. Training rows
+that repeat a benchmark or evaluation prompt are dropped. Some sources are sentences or
+records rather than requests (Tatoeba, DailyDialog in other languages, WNUT17, DialogSum,
+HumanEval); those are wrapped in a request phrasing drawn from ``data/routing/wrappers.json``,
+and SOURCES.md says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import random
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "routing"
+SEED = 20261201
+MAX_CHARS = 2000  # the classifier reads the first 1,200 and last 300 characters anyway
+
+Row = tuple[str, str, str]  # prompt, task, origin
+Reader = Callable[["Snapshot", dict[str, Any], random.Random], Iterator[Row]]
+
+
+class Snapshot:
+    """One repository at one commit, read through git."""
+
+    def __init__(self, mirror: Path, repo: str, commit: str) -> None:
+        self.git_dir = mirror / repo.replace("/", "+") / "repo"
+        if (self.git_dir / ".git").is_dir():  # some snapshots come as a work tree
+            self.git_dir /= ".git"
+        self.commit = commit
+        if not self.git_dir.is_dir():
+            raise SystemExit(f"{repo}: no snapshot at {self.git_dir} (fetch github:{repo})")
+
+    def _git(self, *args: str) -> bytes:
+        return subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), *args], check=True, capture_output=True
+        ).stdout
+
+    def read(self, path: str) -> bytes:
+        return self._git("show", f"{self.commit}:{path}")
+
+    def text(self, path: str) -> str:
+        return self.read(path).decode("utf-8")
+
+    def readable(self, path: str) -> bool:
+        """Snapshots leave out files of 4 MiB or more: they are listed but cannot be read."""
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "cat-file", "-e", f"{self.commit}:{path}"],
+            capture_output=True,
+        )
+        return done.returncode == 0
+
+    def listdir(self, path: str) -> list[str]:
+        out = self._git("ls-tree", "--name-only", f"{self.commit}:{path}")
+        return sorted(out.decode("utf-8").split())
+
+
+def _records(text: str) -> list[str]:
+    """JSON Lines: split on newlines only (str.splitlines also splits inside strings)."""
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def _label(rules: list[list[Any]], name: str) -> str | None:
+    for pattern, task in rules:
+        if re.search(pattern, name):
+            return task
+    return None
+
+
+def _sample(rows: list[Row], limit: int | None, rng: random.Random) -> list[Row]:
+    return rows if limit is None or len(rows) <= limit else rng.sample(rows, limit)
+
+
+def _wrappers(kind: str) -> list[str]:
+    return json.loads((DATA / "wrappers.json").read_text(encoding="utf-8"))[kind]
+
+
+# ---------------------------------------------------------------------------- readers
+
+
+def read_t0(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for name in snap.listdir(spec["path"]):
+        task = _label(spec["rules"], name)
+        if task is None:
+            continue
+        lines = _records(snap.text(f"{spec['path']}/{name}"))
+        picked = sorted(rng.sample(range(len(lines)), min(spec["per_file"], len(lines))))
+        for i in picked:
+            yield json.loads(lines[i])["prompt"].strip(), task, f"{name}:{i}"
+
+
+def read_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    low, high = spec.get("id_range", (None, None))
+    for i, line in enumerate(_records(snap.text(spec["path"]))):
+        row = json.loads(line)
+        if low is not None and not low <= int(row["task_id"]) <= high:
+            continue
+        yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
+
+
+def read_json_list(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for i, row in enumerate(json.loads(snap.text(spec["path"]))):
+        yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
+
+
+def read_wrapped_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A record's text (a dialogue, an article) wrapped in a request phrasing."""
+    wrappers = _wrappers(spec["wrapper"])
+    for i, line in enumerate(_records(snap.text(spec["path"]))):
+        text = json.loads(line)[spec["field"]]
+        yield rng.choice(wrappers).format(text=text), spec["task"], f"{spec['path']}:{i}"
+
+
+def read_instruction_json(
+    snap: Snapshot, spec: dict[str, Any], rng: random.Random
+) -> Iterator[Row]:
+    for i, row in enumerate(json.loads(snap.text(spec["path"]))):
+        text = row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
+        yield text, spec["task"], f"{spec['path']}:{i}"
+
+
+def read_conala(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for i, row in enumerate(json.loads(snap.text(spec["path"]))):
+        text = row.get("rewritten_intent") or row["intent"]
+        yield text, spec["task"], f"{spec['path']}:{row.get('question_id', i)}"
+
+
+def read_chitchat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for path in spec["paths"]:
+        reader = csv.DictReader(io.StringIO(snap.text(path)), delimiter="\t")
+        for i, row in enumerate(reader):
+            question = (row.get("Question") or "").strip()
+            if question and not question.startswith("/"):
+                yield question, spec["task"], f"{path}:{i}"
+
+
+def read_chatterbot(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    import yaml  # a dev dependency (PyYAML, installed with cfn-lint)
+
+    for name in snap.listdir(spec["path"]):
+        task = _label(spec["rules"], name)
+        if task is None:
+            continue
+        corpus = yaml.safe_load(snap.text(f"{spec['path']}/{name}"))
+        for i, turns in enumerate(corpus.get("conversations") or []):
+            if turns and isinstance(turns[0], str):
+                yield turns[0], task, f"{name}:{i}"
+
+
+def _dialogues(snap: Snapshot, path: str) -> list[list[str]]:
+    return [
+        [t.strip() for t in line.split("__eou__") if t.strip()]
+        for line in snap.text(path).split("\n")
+    ]
+
+
+def read_dailydialog(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A user's turn of an everyday dialogue, with the turns before it as context."""
+    for i, turns in enumerate(_dialogues(snap, spec["path"])):
+        for k in range(0, len(turns), 2):
+            yield turns[k], spec["task"], f"{spec['path']}:{i}:{k}"
+
+
+def read_translation_dialogues(
+    snap: Snapshot, spec: dict[str, Any], rng: random.Random
+) -> Iterator[Row]:
+    """A dialogue turn in one language, wrapped in a request to translate it into another."""
+    langs = sorted(spec["paths"])
+    texts = {lang: _dialogues(snap, spec["paths"][lang]) for lang in langs}
+    wrappers = _wrappers("translation")
+    for lang in langs:
+        for i, turns in enumerate(texts[lang]):
+            k = rng.randrange(len(turns)) if turns else 0
+            if not turns:
+                continue
+            target = rng.choice([x for x in langs if x != lang] + ["French", "Spanish"])
+            text = rng.choice(wrappers).format(text=turns[k], source=lang, target=target)
+            yield text, spec["task"], f"{spec['paths'][lang]}:{i}:{k}"
+
+
+def read_tatoeba(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    wrappers = _wrappers("translation")
+    for code, language in sorted(spec["languages"].items()):
+        base = f"{spec['path']}/tatoeba.{code}-eng"
+        foreign = snap.text(f"{base}.{code}").split("\n")
+        english = snap.text(f"{base}.eng").split("\n")
+        for i, (src, eng) in enumerate(zip(foreign, english, strict=False)):
+            if rng.random() < 0.5:
+                text, source, target = src, language, "English"
+            else:
+                text, source, target = eng, "English", language
+            prompt = rng.choice(wrappers).format(text=text, source=source, target=target)
+            yield prompt, spec["task"], f"{base}:{i}"
+
+
+def read_conll(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A tweet or comment from the NER corpus, wrapped in a request to pull out its entities."""
+    wrappers = _wrappers("extraction")
+    sentence: list[str] = []
+    n = 0
+    for line in [*snap.text(spec["path"]).split("\n"), ""]:
+        if line.strip():
+            sentence.append(line.split("\t")[0])
+            continue
+        if len(sentence) >= 6:
+            text = " ".join(sentence)
+            yield rng.choice(wrappers).format(text=text), spec["task"], f"{spec['path']}:{n}"
+        sentence, n = [], n + 1
+
+
+def read_babi(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A bAbI story with its question: deduction, induction, paths, positions, counting."""
+    for name in snap.listdir(spec["path"]):
+        if not name.endswith("_train.txt") or not snap.readable(f"{spec['path']}/{name}"):
+            continue
+        story: list[str] = []
+        for i, line in enumerate(snap.text(f"{spec['path']}/{name}").split("\n")):
+            number, _, text = line.partition(" ")
+            if number == "1":
+                story = []
+            if "\t" in text:
+                question = text.split("\t")[0].strip()
+                yield "\n".join([*story, question]), spec["task"], f"{name}:{i}"
+            else:
+                story.append(text.strip())
+
+
+def read_riddlesense(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        yield row["question"]["stem"], spec["task"], row["id"]
+
+
+def read_act_prompts(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(spec["path"])))):
+        task = _label(spec["rules"], row["act"])
+        if task:
+            yield row["prompt"], task, f"{spec['path']}:{i}:{row['act']}"
+
+
+def read_instructionwild(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for path in spec["paths"]:
+        for i, line in enumerate(_records(snap.text(path))):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            text = row["instruction"]
+            task = _label(spec["rules"], str(row.get("instruction_type", "")))
+            task = task or _label(spec["text_rules"], text[:300].lower())
+            if task:
+                yield text, task, f"{path}:{i}"
+
+
+def read_user_oriented(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        text = row["instruction"]
+        task = _label(spec["rules"], row["motivation_app"])
+        task = task or _label(spec["text_rules"], text[:300].lower())
+        if task:
+            instance = row["instances"][0]["input"]
+            yield text + (f"\n\n{instance}" if instance else ""), task, row["id"]
+
+
+def read_fastchat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        task = _label(spec["rules"], row["category"])
+        if task:
+            yield row["turns"][0], task, f"{row['category']}:{row['question_id']}"
+
+
+def read_wizardlm(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        task = _label(spec["rules"], row["Skill"])
+        if task:
+            yield row["Instruction"], task, f"{row['Skill']}:{row['idx']}"
+
+
+def read_humaneval(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """HumanEval as users paste it: an instruction, then the signature and docstring."""
+    lines = _records(gzip.decompress(snap.read(spec["path"])).decode("utf-8"))
+    lead = _wrappers("complete_function")
+    for line in lines:
+        row = json.loads(line)
+        prompt = rng.choice(lead) + "\n\n" + row["prompt"].strip("\n")
+        yield prompt, spec["task"], row["task_id"]
+
+
+READERS: dict[str, Reader] = {
+    name.removeprefix("read_"): fn for name, fn in globals().items() if name.startswith("read_")
+}
+
+# ------------------------------------------------------------------------------ build
+
+
+def normalise(text: str) -> str:
+    """The form two prompts are compared in for duplicates and contamination."""
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def build_source(
+    mirror: Path, name: str, spec: dict[str, Any], seen: set[str]
+) -> list[dict[str, str]]:
+    rng = random.Random(f"{SEED}:{name}")
+    snap = Snapshot(mirror, spec["repo"], spec["commit"])
+    rows: list[Row] = []
+    for prompt, task, origin in READERS[spec["reader"]](snap, spec, rng):
+        prompt = prompt.strip()[:MAX_CHARS]
+        key = normalise(prompt)
+        if len(key) < 2 or key in seen:
+            continue
+        seen.add(key)
+        rows.append((prompt, task, origin))
+    rows = _sample(rows, spec.get("limit"), rng)
+    if "task_limit" in spec:  # keep one task from crowding out the others in a mixed source
+        by_task: dict[str, list[Row]] = {}
+        for row in rows:
+            by_task.setdefault(row[1], []).append(row)
+        rows = [r for t in sorted(by_task) for r in _sample(by_task[t], spec["task_limit"], rng)]
+    return [{"prompt": p, "task": t, "source": name, "origin": o} for p, t, o in rows]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def _table_row(name: str, spec: dict[str, Any], rows: list[dict[str, str]]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["task"]] = counts.get(row["task"], 0) + 1
+    classes = ", ".join(f"{t} {n:,}" for t, n in sorted(counts.items(), key=lambda x: -x[1]))
+    return f"| `{name}` | {spec['repo']} @ {spec['commit'][:7]} | {len(rows):,} | {classes} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    args = parser.parse_args(argv)
+    config = json.loads((DATA / "sources.json").read_text(encoding="utf-8"))
+    header = "| {} | repository @ commit | rows | classes |\n|---|---|---|---|"
+
+    seen: set[str] = set()
+    benchmarks: list[dict[str, str]] = []
+    print(header.format("benchmark"))
+    for name, spec in config["benchmarks"].items():
+        rows = build_source(args.mirror, name, spec, seen)
+        benchmarks.extend(rows)
+        print(_table_row(name, spec, rows))
+    write_jsonl(DATA / "eval" / "benchmarks.jsonl", benchmarks)
+    for held in ("arena_hard_labelled.jsonl", "labelled.jsonl"):
+        for line in _records((DATA / "eval" / held).read_text(encoding="utf-8")):
+            seen.add(normalise(json.loads(line)["prompt"]))
+
+    print("\n" + header.format("source"))
+    total = 0
+    for name, spec in config["train"].items():
+        rows = build_source(args.mirror, name, spec, seen)
+        write_jsonl(DATA / "train" / "public" / f"{name}.jsonl", rows)
+        print(_table_row(name, spec, rows))
+        total += len(rows)
+    print(f"\n{total:,} public training prompts")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The router's data and its generalisation checks: real public sources, never the benchmarks.
+
+The benchmark file (data/routing/eval/benchmarks.jsonl: MT-Bench, Vicuna, the WizardLM test
+set, HumanEval, MATH test, GSM8K test) is never trained on. The failure kinds found on real
+prompts are tested here on those public prompts: a guard at what the shipped weights reach,
+and, where that is still short of the target, a strict xfail at the target, which turns
+into a failure (to be promoted to a guard) the day the classifier reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from modelyard.routing import training
+from modelyard.routing.classifier import TASKS, classify_text
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = ROOT / "data" / "routing" / "train"
+EVAL = ROOT / "data" / "routing" / "eval"
+SOURCES = json.loads((ROOT / "data" / "routing" / "sources.json").read_text(encoding="utf-8"))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return training.read_labelled(path)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def _benchmark(*selectors: tuple[str, str]) -> list[dict[str, str]]:
+    """Benchmark rows whose origin starts with one of (source, category) pairs."""
+    rows = _rows(EVAL / "benchmarks.jsonl")
+    return [
+        r for r in rows if any(r["source"] == s and r["origin"].startswith(c) for s, c in selectors)
+    ]
+
+
+def _recall(rows: list[dict[str, str]], task: str) -> float:
+    return sum(classify_text(r["prompt"]).task == task for r in rows) / len(rows)
+
+
+def test_twenty_thousand_public_prompts_from_every_source_listed() -> None:
+    public = {p.stem: _rows(p) for p in sorted((TRAIN / "public").glob("*.jsonl"))}
+    assert set(public) == set(SOURCES["train"])
+    assert sum(map(len, public.values())) >= 20_000
+    for name, rows in public.items():
+        assert {r["source"] for r in rows} == {name}
+
+
+def test_every_class_comes_from_at_least_two_public_sources() -> None:
+    sources: dict[str, Counter[str]] = defaultdict(Counter)
+    for path in (TRAIN / "public").glob("*.jsonl"):
+        for row in _rows(path):
+            sources[row["task"]][row["source"]] += 1
+    for task in TASKS:
+        assert len([s for s, n in sources[task].items() if n >= 5]) >= 2, task
+
+
+def test_no_benchmark_or_evaluation_prompt_is_trained_on() -> None:
+    trained = {_normal(e.prompt) for e in training.load_examples(TRAIN)}
+    for name in ("benchmarks.jsonl", "arena_hard_labelled.jsonl", "labelled.jsonl"):
+        leaked = [r["prompt"][:60] for r in _rows(EVAL / name) if _normal(r["prompt"]) in trained]
+        assert not leaked, (name, leaked[:3])
+
+
+def test_benchmark_sources_are_the_ones_we_must_never_train_on() -> None:
+    assert set(SOURCES["benchmarks"]) == {
+        "mt-bench", "vicuna-bench", "wizardlm-test", "humaneval",
+        "math-competition-test", "gsm8k-test",
+    }  # fmt: skip
+    assert not set(SOURCES["benchmarks"]) & set(SOURCES["train"])
+
+
+# ------------------------------------------------------------------ the failure kinds
+
+
+def test_complete_this_python_function_with_doctest_examples_is_coding() -> None:
+    # HumanEval, as users paste it: "Complete this Python function:" + signature + docstring
+    # with ">>> f(3, 4)" examples. It went to `math` about one time in five.
+    rows = _benchmark(("humaneval", "HumanEval/"))
+    assert len(rows) == 164
+    assert _recall(rows, "coding") >= 0.9
+
+
+def test_competition_maths_in_prose_is_math() -> None:
+    rows = _benchmark(("math-competition-test", ""))
+    assert _recall(rows, "math") >= 0.95
+
+
+def test_factual_stem_and_humanities_questions_are_knowledge() -> None:
+    rows = _benchmark(("mt-bench", "stem:"), ("mt-bench", "humanities:"), ("wizardlm-test", ""))
+    rows = [r for r in rows if r["task"] == "knowledge"]
+    assert len(rows) >= 60
+    assert _recall(rows, "knowledge") >= 0.7
+
+
+CREATIVE = (
+    ("mt-bench", "writing:"),
+    ("mt-bench", "roleplay:"),
+    ("wizardlm-test", "Writting:"),
+    ("wizardlm-test", "Roleplay:"),
+    ("vicuna-bench", "writing:"),
+    ("vicuna-bench", "roleplay:"),
+)
+
+
+def test_creative_writing_and_role_play_requests_are_mostly_writing() -> None:
+    rows = _benchmark(*CREATIVE)
+    assert len(rows) >= 50
+    assert _recall(rows, "writing") >= 0.45
+
+
+@pytest.mark.xfail(strict=True, reason="writing recall on creative benchmarks is below 0.75")
+def test_creative_writing_reaches_the_target() -> None:
+    assert _recall(_benchmark(*CREATIVE), "writing") >= 0.75
+
+
+@pytest.mark.xfail(strict=True, reason="puzzle-style reasoning prompts go to math and chat")
+def test_reasoning_puzzles_reach_the_target() -> None:
+    rows = [r for r in _benchmark(("mt-bench", "reasoning:")) if r["task"] == "reasoning"]
+    assert _recall(rows, "reasoning") >= 0.75
+
+
+# --------------------------------------------------------------- the LOSO machinery
+
+
+def _example(prompt: str, task: str, source: str, public: bool = True) -> training.Example:
+    return training.Example(prompt, task, source, public)
+
+
+def test_leave_one_source_out_scores_each_public_source_with_a_model_that_never_saw_it() -> None:
+    examples = [
+        *(_example(f"write a python function number {i}", "coding", "a") for i in range(20)),
+        *(_example(f"solve the equation x + {i} = 9", "math", "b") for i in range(20)),
+        *(_example(f"def f{i}(): return {i}", "coding", "ours", public=False) for i in range(5)),
+        *(_example(f"integrate x^{i} dx", "math", "ours", public=False) for i in range(5)),
+    ]
+    config = training.TrainingConfig(epochs=3)
+    predictions = training.leave_one_source_out(examples, config)
+    assert Counter(p.source for p in predictions) == {"a": 20, "b": 20}
+    report = training.loso_report(predictions, training.fit_temperature(predictions))
+    assert set(report["by_source"]) == {"a", "b"}
+    assert sum(row["n"] for row in report["reliability"]) == 40
+
+
+def test_temperature_softens_overconfident_scores() -> None:
+    # Scores that say 99.99% but are right half the time: the fitted temperature exceeds 1.
+    right = training.Prediction("coding", (10.0, 0.0, *[0.0] * 7), "s")
+    wrong = training.Prediction("math", (10.0, 0.0, *[0.0] * 7), "s")
+    assert training.fit_temperature([right, wrong] * 10) > 2.0
