@@ -180,7 +180,7 @@ def test_cached_word_scores_equal_scoring_every_feature() -> None:
     model = classifier._get_model()
     text = "Write a Rust function that merges two sorted vectors, then explain it."
     buckets = classifier.featurize(text)
-    norm = len(buckets) ** -0.5
+    norm = len(buckets) ** -classifier.NORM_POWER
     expected = [
         b + s * norm * sum(w[i] for i in buckets)
         for w, s, b in zip(model.weights, model.scale, model.bias, strict=True)
@@ -205,15 +205,15 @@ def test_eval_set_meets_the_targets() -> None:
     recall = {task: row["recall"] for task, row in report["per_class"].items()}
     # A regression check on the project's own hand-written prompts, not evidence of
     # generalisation (that is leave-one-source-out and the public benchmarks). Shipped
-    # weights: macro-F1 0.947, coding 0.894, math 0.979; guard a little below that.
+    # weights: macro-F1 0.945, coding 0.915, math 0.957; guard a little below that.
     assert report["macro_f1"] >= 0.93
     assert recall["coding"] >= 0.88
     assert recall["math"] >= 0.95
-    assert min(recall.values()) >= 0.8  # reasoning is the weakest class (0.85)
+    assert min(recall.values()) >= 0.8  # writing and reasoning are the weakest (0.89)
 
 
 def test_arena_hard_prompts_labelled_blind_are_mostly_right() -> None:
     report = _report(ARENA_FILE)
-    # Real user prompts (mostly coding), never trained on: accuracy 0.78, coding recall 0.82.
+    # Real user prompts (mostly coding), never trained on: accuracy 0.78, coding recall 0.85.
     assert report["accuracy"] >= 0.75
     assert report["per_class"]["coding"]["recall"] >= 0.8

@@ -167,3 +167,19 @@ def test_eval_routing_rejects_a_file_of_neither_kind(tmp_path: Path) -> None:
         _run(["eval", "routing", "--data", path])
     with pytest.raises(SystemExit, match="no such file"):
         _run(["eval", "routing", "--data", str(tmp_path / "missing.jsonl")])
+
+
+def test_eval_routing_loso_reports_each_public_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    public = tmp_path / "public"
+    public.mkdir()
+    for source, task, text in (("a", "coding", "write a python function"), ("b", "math", "x^2")):
+        rows = [{"prompt": f"{text} {i}", "task": task, "source": source} for i in range(12)]
+        _write(public / f"{source}.jsonl", rows)
+    _write(tmp_path / "ours.jsonl", [{"prompt": "def f(): pass", "task": "coding"}])
+    assert _run(["eval", "routing", "--loso", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["by_source"]) == {"a", "b"}  # the supplement is never held out
+    assert report["pooled"]["n"] == 24
+    assert sum(row["n"] for row in report["reliability"]) == 24

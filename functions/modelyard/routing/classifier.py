@@ -51,9 +51,14 @@ TASKS: tuple[str, ...] = (
 WEIGHTS_PATH = Path(__file__).with_name("classifier.bin")
 MAGIC = b"MYTC"
 FORMAT_VERSION = 2  # 2: a softmax temperature after the class names
-# Bumped whenever featurize() changes: weights trained on other features are refused.
-FEATURE_VERSION = 1
+# Bumped whenever featurize() or the normalisation changes: weights trained on other
+# features are refused. 2: NORM_POWER 0.75 (was 0.5).
+FEATURE_VERSION = 2
 BUCKET_BITS = 17
+# A text's feature counts are divided by (number of features) ** NORM_POWER. 0.5 let a long
+# text's logits grow with its length until they swamped the rules; 0.75 scored better on
+# sources held out of training (LOSO macro-F1 0.663 against 0.637) and is calibrated.
+NORM_POWER = 0.75
 
 _HEADER = struct.Struct("<4sHHBBH")  # magic, format, features, bucket bits, classes, names len
 _MASK = (1 << BUCKET_BITS) - 1
@@ -63,6 +68,7 @@ _MAX_GRAM_WORD = 16  # characters of a word that give character n-grams
 _CACHE_LIMIT = 50_000  # distinct words whose scores are memoised
 _MAX_CONTEXT_MESSAGES = 8
 _RULE_CHARS = 600  # rules look at the start of a message, where the instruction usually is
+_RULE_TAIL_CHARS = 300  # ... or at its end, after a pasted text ("... TL;DR", "Summarise this.")
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _DIGITS = str.maketrans("0123456789", "0000000000")
@@ -165,7 +171,7 @@ class _Model:
             prev = tok
         if not words:
             return list(self.bias)
-        norm = 1.0 / math.sqrt(sum(map(self._word_sizes.__getitem__, words)) + len(bigrams))
+        norm = (sum(map(self._word_sizes.__getitem__, words)) + len(bigrams)) ** -NORM_POWER
         return [
             b + s * norm * (sum(map(ws.__getitem__, words)) + sum(map(w.__getitem__, bigrams)))
             for ws, w, s, b in zip(
@@ -494,11 +500,15 @@ def _rules(text: str) -> _Boosts:
 
     if not code and len(_MATH_RE.findall(low)) >= 2:
         hits.append(("rule:math_notation", "math", 1.5))
+    tail = text[-_RULE_TAIL_CHARS:].lower() if len(text) > _RULE_CHARS else ""
     summary = _SUMMARY_RE.search(low)
     if summary:
-        hits.append(("rule:summarize", "summarization", 2.5 if summary.start() < 80 else 1.2))
-    if _EXTRACT_RE.search(low[:600]):
-        structured = _STRUCTURE_RE.search(low[:600])
+        hits.append(("rule:summarize", "summarization", 4.0 if summary.start() < 80 else 1.5))
+    elif _SUMMARY_RE.search(tail):
+        hits.append(("rule:summarize_after_text", "summarization", 3.0))
+    extract = _EXTRACT_RE.search(low) or _EXTRACT_RE.search(tail)
+    if extract:
+        structured = _STRUCTURE_RE.search(low) or _STRUCTURE_RE.search(tail)
         hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
     if _COMPOSE_RE.match(low.lstrip()):
         hits.append(("rule:compose", "writing", 2.0))

@@ -95,7 +95,7 @@ def _features(text: str) -> list[int]:
 
 
 def feature_matrix(texts: Sequence[str]) -> Any:
-    """Sparse rows with the runtime's normalisation: counts / sqrt(number of features)."""
+    """Sparse rows with the runtime's normalisation: counts / n_features ** NORM_POWER."""
     import numpy as np
     from scipy import sparse
 
@@ -104,7 +104,7 @@ def feature_matrix(texts: Sequence[str]) -> Any:
     val: list[float] = []
     for text in texts:
         counts = Counter(_features(text) or [0])
-        norm = 1.0 / math.sqrt(sum(counts.values()))
+        norm = sum(counts.values()) ** -classifier.NORM_POWER
         idx.extend(counts)
         val.extend(c * norm for c in counts.values())
         ptr.append(len(idx))
