@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -60,14 +60,22 @@ class EmbeddingsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
-    input: (
-        str
-        | Annotated[list[str], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
-        | Annotated[list[int], Field(min_length=1)]
-        | Annotated[list[list[int]], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
-    )
+    input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_input_limit(cls, data: Any) -> Any:
+        """Counted before the items are validated one by one (200,000 of them fit in 1 MiB)."""
+        inputs = data.get("input") if isinstance(data, dict) else None
+        if not isinstance(inputs, list):
+            return data
+        if not inputs:
+            raise ValueError("input is empty")
+        if not isinstance(inputs[0], int) and len(inputs) > MAX_EMBEDDING_INPUTS:  # int: 1 input
+            raise ValueError(f"input has {len(inputs)} items; at most {MAX_EMBEDDING_INPUTS}")
+        return data
 
     @model_validator(mode="after")
     def _within_token_limit(self) -> EmbeddingsRequest:

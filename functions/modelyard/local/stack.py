@@ -85,8 +85,10 @@ class LocalStack:
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        from modelyard.auth.admin import check_admin_secret
         from modelyard.local.moto_patches import install
 
+        check_admin_secret(self.admin_key)  # before anything starts
         install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
         self.moto_port = free_port()
