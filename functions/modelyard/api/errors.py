@@ -57,14 +57,24 @@ def internal_error(path: str) -> JSONResponse:
     return error_response(path, 500, message, "api_error", "internal_error")
 
 
+#: what pydantic puts in an error's location for the member of a union that failed
+_UNION_MEMBERS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
+
+
 def validation_message(exc: ValidationError | RequestValidationError) -> tuple[str, str | None]:
+    """The message and parameter of the deepest error: for a union such as a message's
+    `content` (a string or a list of parts), the member that got furthest says what is wrong."""
     errors = exc.errors()
     if not errors:
         return "invalid request", None
-    first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    deepest = max(errors, key=lambda error: len(error.get("loc", ())))
+    loc = [
+        str(p)
+        for p in deepest.get("loc", ())
+        if p != "body" and str(p) not in _UNION_MEMBERS and "[" not in str(p)
+    ]
     param = ".".join(loc) or None
-    return f"{param + ': ' if param else ''}{first.get('msg', 'invalid value')}", param
+    return f"{param + ': ' if param else ''}{deepest.get('msg', 'invalid value')}", param
 
 
 def install(app: FastAPI) -> None:

@@ -50,7 +50,7 @@ class ContentPart(_Open):
     def _has_its_payload(self) -> ContentPart:
         """A part carries the field its type names (`{"type": "image_url"}` alone is a 400)."""
         if getattr(self, self.type) is None:
-            raise ValueError(f"a {self.type} part needs its {self.type!r} field")
+            raise ValueError(f"a part of type {self.type!r} needs its {self.type!r} field")
         return self
 
 
