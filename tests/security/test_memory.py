@@ -1,8 +1,8 @@
 """Memory: no request, and no upstream answer, grows the process without bound.
 
 Each case measures the process's peak resident set while it runs (Linux's VmHWM, reset
-through /proc/self/clear_refs) against what it was before. The upstreams here are loopback
-servers that answer a gigabyte (tests/security/loopback.py).
+through /proc/self/clear_refs) against what it was before, and prints it (`pytest -s`). The
+upstreams here are loopback servers that answer a gigabyte (tests/security/loopback.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ from tests.security.support import client_for
 MIB = 1024 * 1024
 #: what the interpreter may add around a case (allocator slack, a parsed megabyte body)
 SLACK = 48 * MIB
+def _report(case: str, grown: int) -> None:
+    print(f"\nmemory: {case}: peak RSS +{grown / MIB:.1f} MiB")
+
+
 MODEL = Model("m", "loop", "m", "chat", 128000, 4096, Capabilities(), 100, 50)
 
 
@@ -53,6 +57,7 @@ def test_too_many_embedding_inputs_are_refused_quickly_and_hold_nothing(
     assert time.monotonic() - started < 5
     assert outcome["r"].status_code == 400, outcome["r"].text
     assert "2048" in outcome["r"].json()["error"]["message"]
+    _report(f"{inputs} embedding inputs", grown)
     assert grown < SLACK, f"{grown / MIB:.0f} MiB"
 
 
@@ -90,6 +95,7 @@ def test_a_gigabyte_upstream_answer_fails_cleanly_within_the_cap(gigabyte_server
     grown = peak_rss_growth_bytes(lambda: asyncio.run(call()))
     [error] = raised
     assert error.kind is ErrorKind.MALFORMED_RESPONSE and "over" in error.message
+    _report("a gigabyte upstream answer", grown)
     assert grown < MAX_RESPONSE_BYTES + SLACK, f"{grown / MIB:.0f} MiB"
 
 
@@ -103,4 +109,5 @@ def test_a_gigabyte_image_fails_cleanly_within_its_cap(gigabyte_server: int) -> 
 
     grown = peak_rss_growth_bytes(lambda: asyncio.run(run()))
     assert transport.sent == [f"http://{PUBLIC_IP}/huge"]
+    _report("a gigabyte image", grown)
     assert grown < 4 * MIB + SLACK, f"{grown / MIB:.0f} MiB"

@@ -38,6 +38,7 @@ from modelyard.api.schemas import (
 )
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
+from modelyard.capped import TooLarge, read_capped
 from modelyard.errors import NotFound, PayloadTooLarge
 from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
@@ -124,14 +125,11 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        chunks.append(chunk)
-    return parse_json_body(b"".join(chunks), request.headers.get("content-type"))
+    try:
+        raw = await read_capped(request.stream(), max_bytes)
+    except TooLarge:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes") from None
+    return parse_json_body(raw, request.headers.get("content-type"))
 
 
 def create_app(

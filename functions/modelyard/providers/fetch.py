@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from modelyard.capped import TooLarge, read_capped
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.settings import Settings
 
@@ -159,7 +160,7 @@ async def _fetch(
                 "GET",
                 url.copy_with(host=str(address)),
                 headers={"host": url.netloc.decode("ascii"), "accept-encoding": "identity"},
-                extensions={"sni_hostname": url.host},
+                extensions={"sni_hostname": url.raw_host.decode("ascii")},
             )
             response = await client.send(request, stream=True)
             try:
@@ -184,11 +185,7 @@ async def _body(
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise FetchRefused(f"content-length {length}")
-    chunks = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise FetchRefused(f"body over {max_bytes} bytes")
-        chunks.append(chunk)
-    return media_type, b"".join(chunks)
+    try:
+        return media_type, await read_capped(response.aiter_bytes(), max_bytes)
+    except TooLarge as exc:
+        raise FetchRefused(f"body {exc}") from exc

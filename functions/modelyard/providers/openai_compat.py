@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from modelyard.capped import TooLarge, read_capped
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import ChatResult, StreamState
@@ -168,9 +169,13 @@ async def send_json(
     try:
         if response.status_code >= 400:
             raise error(response.status_code, await read_error(response), response.headers)
-        content = await read_capped(response, MAX_RESPONSE_BYTES, provider)
+        content = await read_capped(response.aiter_bytes(), MAX_RESPONSE_BYTES)
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
+    except TooLarge as exc:  # a buggy compatible server may answer gigabytes
+        raise UpstreamError(
+            ErrorKind.MALFORMED_RESPONSE, f"response from {provider.id} is {exc}"
+        ) from exc
     finally:
         await response.aclose()
     try:
@@ -184,20 +189,6 @@ async def send_json(
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: what is read of an error answer (its message is cut to 500 characters anyway)
 MAX_ERROR_BYTES = 64 * 1024
-
-
-async def read_capped(response: httpx.Response, max_bytes: int, provider: Provider) -> bytearray:
-    """The (decoded) body, or a malformed-response error once it passes `max_bytes`: a buggy
-    compatible server may answer gigabytes."""
-    content = bytearray()
-    async for chunk in response.aiter_bytes():
-        content += chunk
-        if len(content) > max_bytes:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE,
-                f"response from {provider.id} is over {max_bytes} bytes",
-            )
-    return content
 
 
 async def read_error(response: httpx.Response) -> bytes:
