@@ -31,6 +31,8 @@ from tests.security.support import client_for
 MIB = 1024 * 1024
 #: what the interpreter may add around a case (allocator slack, a parsed megabyte body)
 SLACK = 48 * MIB
+
+
 def _report(case: str, grown: int) -> None:
     print(f"\nmemory: {case}: peak RSS +{grown / MIB:.1f} MiB")
 

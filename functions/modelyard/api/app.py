@@ -77,10 +77,10 @@ class RequestIdMiddleware:
         status = 0
         disconnected = False
         path = scope.get("path", "")
-        id_headers = [(b"x-modelyard-request-id", request_id.encode())]
-        id_headers.append((b"x-request-id", id_headers[0][1]))
+        encoded_id = request_id.encode()
+        id_headers = [(b"x-modelyard-request-id", encoded_id), (b"x-request-id", encoded_id)]
         if path in errors.ANTHROPIC_PATHS:
-            id_headers.append((b"request-id", id_headers[0][1]))
+            id_headers.append((b"request-id", encoded_id))  # where Anthropic's SDK looks
 
         async def receive_watching() -> Message:
             nonlocal disconnected
