@@ -11,5 +11,5 @@ from modelyard.api.app import create_app
 from modelyard.logs import configure_logging
 
 configure_logging()
-app = create_app()
+app = create_app(public=False, admin=True)
 handler = Mangum(app, lifespan="off", api_gateway_base_path="/")

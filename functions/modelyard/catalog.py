@@ -29,6 +29,9 @@ class Capabilities:
     tools: bool = False
     json: bool = False
     vision: bool = False
+    #: `input_audio` and `file` content parts (forwarded by the OpenAI wire format only)
+    audio: bool = False
+    files: bool = False
     streaming: bool = True
 
 

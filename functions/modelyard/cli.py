@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -52,7 +53,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 f"SIMULATED upstreams {stack.sim_url} for: {', '.join(stack.simulated)}", flush=True
             )
         uvicorn.run(
-            create_app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+            create_app(admin=True),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
         )
     finally:
         stack.stop()
@@ -128,15 +133,32 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
         print(json.dumps(key_view(record)))
 
 
-def cmd_keys_rotate(args: argparse.Namespace) -> None:
+def cmd_keys_rotate(args: argparse.Namespace, admin: bool = False) -> None:
     from modelyard.auth.admin import key_view, rotate_key
 
-    rotated = rotate_key(_config_repository(), _pepper(), args.id)
+    config = _config_repository()
+    if admin:
+        current = config.key_by_id(args.id)
+        if current is None or not current.admin:
+            raise CommandError(f"no admin key {args.id}")
+    rotated = rotate_key(config, _pepper(), args.id)
     if rotated is None:
         raise CommandError(f"no live key {args.id}")
     secret, record = rotated
     print(json.dumps({**key_view(record), "key": secret}))
     print("the old secret is revoked; store the new one now", file=sys.stderr)
+
+
+def cmd_admin_keys_create(args: argparse.Namespace) -> None:
+    """An admin key in the ConfigTable the environment names (deployed: the stack's), with a
+    generated secret: the one way to get a first admin key onto a deployment."""
+    from modelyard.auth.admin import ADMIN_TENANT, create_key, key_view
+
+    secret, record = create_key(
+        _config_repository(), _pepper(), ADMIN_TENANT, name=args.name or "", admin=True
+    )
+    print(json.dumps({**key_view(record), "key": secret}))
+    print("store the admin key now: it is not shown again", file=sys.stderr)
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> None:
@@ -322,6 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("id", help="key id (key_...)")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    admin_keys = sub.add_parser(
+        "admin-keys",
+        help="admin keys in the ConfigTable of the environment (deployed: set "
+        "MODELYARD_CONFIG_TABLE and MODELYARD_KEY_PEPPER_SECRET_ARN from the stack)",
+    ).add_subparsers(dest="admin_keys_command", required=True)
+    admin_create = admin_keys.add_parser("create", help="a new admin key, printed once")
+    admin_create.add_argument("--name", help="what the key is for")
+    admin_create.set_defaults(func=cmd_admin_keys_create)
+    admin_rotate = admin_keys.add_parser(
+        "rotate", help="new secret for an admin key; the old one is revoked at once"
+    )
+    admin_rotate.add_argument("id", help="key id (key_...)")
+    admin_rotate.set_defaults(func=functools.partial(cmd_keys_rotate, admin=True))
 
     route = sub.add_parser("route", help="routing decisions").add_subparsers(
         dest="route_command", required=True

@@ -1,7 +1,8 @@
 """Errors a client can cause or see, in OpenAI's error shape.
 
-Every exception the API layer turns into a response is a `GatewayError`; anything else is a
-bug, answered 500 without detail (and logged with the request id).
+Every exception the API layer turns into a response is a `GatewayError` (api.errors writes
+it in the endpoint's shape); anything else is a bug, answered 500 without detail (and logged
+with the request id).
 """
 
 from __future__ import annotations
@@ -30,16 +31,6 @@ class GatewayError(Exception):
             self.code = code
         self.headers = headers or {}
         self.extra = extra or {}
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.type,
-            "param": self.param,
-            "code": self.code,
-        }
-        error.update(self.extra)
-        return {"error": error}
 
 
 class InvalidRequest(GatewayError):

@@ -45,6 +45,7 @@ from modelyard.routing.planner import (
     RequestFeatures,
     RoutePlan,
     RouteRequest,
+    embedding_tokens,
     plan_embedding,
     plan_route,
 )
@@ -285,7 +286,7 @@ class Gateway:
             healthy=self.executor.breaker.allows,
             today=datetime.now(UTC).strftime("%Y-%m-%d"),
         )
-        await self._rate_limit(ctx, 0)  # counted when the usage is known
+        await self._rate_limit(ctx, embedding_tokens(body.get("input")))
         return await self._complete(
             ctx, plan, self.executor.embed(plan.candidates, body, ctx.execution)
         )

@@ -32,6 +32,12 @@ class Settings:
     response_cache: bool = True
     #: the reprice state machine (`modelyard prices reprice`; the stack output of that name)
     reprice_state_machine_arn: str | None = None
+    #: fetch URLs that requests link to (images, for Bedrock); off leaves only `data:` URLs
+    fetch_urls: bool = True
+    #: fetch plain `http` links too (never by default)
+    fetch_allow_http: bool = False
+    #: one whole fetch, redirects included
+    fetch_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,10 +56,16 @@ class Settings:
             deadline_seconds=float(e.get("MODELYARD_DEADLINE_SECONDS", "120")),
             attempt_timeout_seconds=float(e.get("MODELYARD_ATTEMPT_TIMEOUT_SECONDS", "60")),
             first_token_timeout_seconds=float(e.get("MODELYARD_FIRST_TOKEN_TIMEOUT_SECONDS", "20")),
-            response_cache=e.get("MODELYARD_RESPONSE_CACHE", "on").lower()
-            not in {"0", "off", "false", "no"},
+            response_cache=_on(e.get("MODELYARD_RESPONSE_CACHE", "on")),
             reprice_state_machine_arn=e.get("MODELYARD_REPRICE_STATE_MACHINE_ARN") or None,
+            fetch_urls=_on(e.get("MODELYARD_FETCH_URLS", "on")),
+            fetch_allow_http=_on(e.get("MODELYARD_FETCH_ALLOW_HTTP", "off")),
+            fetch_timeout_seconds=float(e.get("MODELYARD_FETCH_TIMEOUT_SECONDS", "10")),
         )
+
+
+def _on(value: str) -> bool:
+    return value.lower() not in {"0", "off", "false", "no"}
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from modelyard.local.simulator import event_stream_message
 from modelyard.providers import bedrock
 from modelyard.providers.base import ChunkWriter, StreamState
 from modelyard.providers.errors import UpstreamError
+from modelyard.providers.fetch import fetch
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "bedrock.json").read_text())
 MODEL = Model(
@@ -124,15 +127,25 @@ def test_simulator_event_stream_encoding_is_parsed_by_botocore():
 
 
 def test_linked_images_are_fetched_into_image_bytes(monkeypatch):
+    """Fetched from the address that was checked, under the link's own name (Host, SNI)."""
     png = b"\x89PNG\r\n\x1a\n"
-    client = httpx.AsyncClient(
-        transport=httpx.MockTransport(
-            lambda request: httpx.Response(200, content=png, headers={"content-type": "image/png"})
-        )
-    )
-    monkeypatch.setattr(bedrock, "http_client", lambda: client)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=png, headers={"content-type": "image/png"})
+
+    async def resolve(_host: str) -> list[ipaddress.IPv4Address]:
+        return [ipaddress.IPv4Address("93.184.215.14")]
+
+    patched = functools.partial(fetch, resolve=resolve, transport=httpx.MockTransport(answer))
+    monkeypatch.setattr(bedrock, "fetch", patched)
     link = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
     body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "cat?"}, link]}]}
     kwargs = bedrock.to_converse(asyncio.run(bedrock.inline_images(body)), MODEL)
     image = kwargs["messages"][0]["content"][1]["image"]
     assert image == {"format": "png", "source": {"bytes": png}}
+    [request] = seen
+    assert str(request.url) == "https://93.184.215.14/cat.png"
+    assert request.headers["host"] == "example.com"
+    assert request.extensions["sni_hostname"] == "example.com"

@@ -90,7 +90,7 @@ def test_a_key_limited_to_providers_cannot_use_others(stack, new_key):
 
 def test_every_admin_route_refuses_tenant_keys_and_anonymous_callers(stack, new_key):
     tenant_key = new_key()["key"]
-    paths = httpx.get(f"{str(stack.base_url)[:-3]}/openapi.json").json()["paths"]
+    paths = httpx.get(f"{str(stack.base_url)[:-3]}/admin/openapi.json").json()["paths"]
     admin_operations = [
         (method, path.replace("{key_id}", "key_0123456789abcdef").replace("{tenant}", "local"))
         for path, item in paths.items()

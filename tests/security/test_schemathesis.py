@@ -1,10 +1,12 @@
-"""Schemathesis against the app's own OpenAPI document, on the local stack's uvicorn.
+"""Schemathesis against the app's own OpenAPI documents (the public `/openapi.json` and the
+admin function's `/admin/openapi.json`), on the local stack's uvicorn.
 
 Every operation gets a bounded number of generated requests, valid ones and ones that break
-the schema on purpose (Schemathesis' positive and negative modes), sent
-with an admin key of its own (so /admin is reached too, and /v1 as that key's tenant). No
-answer may be a 5xx, and every answer must match what the document says of its status,
-content type and body.
+the schema on purpose (Schemathesis' positive and negative modes), more for the three routes
+that take model input; sent with an admin key of its own (so /admin is reached too, and /v1
+as that key's tenant). No answer may be a 5xx, and every answer must match what the document
+says of its status, content type and body. `pytest tests/security/test_schemathesis.py -s`
+prints how many cases ran.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ from modelyard.local.stack import LocalStack
 from tests.security.support import root_url
 
 MAX_EXAMPLES = 25
+#: the routes that take model input get more
+MAX_EXAMPLES_FOR = {
+    "POST /v1/chat/completions": 100,
+    "POST /v1/messages": 100,
+    "POST /v1/embeddings": 60,
+}
+DOCUMENTS = ("/openapi.json", "/admin/openapi.json")
+PUBLIC_OPERATIONS = {
+    "POST /v1/chat/completions",
+    "POST /v1/messages",
+    "POST /v1/embeddings",
+    "POST /v1/feedback",
+    "GET /v1/models",
+    "GET /v1/usage",
+    "GET /v1/jobs/{job_id}",
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -44,11 +62,16 @@ def fuzz_key(stack: LocalStack) -> str:
 
 
 def test_no_5xx_and_no_answer_that_breaks_the_schema(stack: LocalStack, fuzz_key: str) -> None:
-    schema = schemathesis.openapi.from_url(f"{root_url(stack)}/openapi.json")
     headers = {"authorization": f"Bearer {fuzz_key}"}
     failures: dict[str, str] = {}
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 15  # /v1 and /admin
+    operations = [
+        result.ok()
+        for document in DOCUMENTS
+        for result in schemathesis.openapi.from_url(root_url(stack) + document).get_all_operations()
+    ]
+    labels = {operation.label for operation in operations}
+    assert labels >= PUBLIC_OPERATIONS
+    assert len(labels) == len(operations) >= 15  # /v1 and /admin
     with_bodies = {operation.label for operation in operations if list(operation.body)}
     assert with_bodies >= {
         "POST /v1/chat/completions",
@@ -58,11 +81,12 @@ def test_no_5xx_and_no_answer_that_breaks_the_schema(stack: LocalStack, fuzz_key
         "POST /admin/keys",
         "PUT /admin/tenants/{tenant}",
     }
+    cases = 0
     for operation, mode in itertools.product(operations, GenerationMode):
 
         @given(case=operation.as_strategy(mode))
         @settings(
-            max_examples=MAX_EXAMPLES,
+            max_examples=MAX_EXAMPLES_FOR.get(operation.label, MAX_EXAMPLES),
             deadline=None,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
@@ -70,6 +94,8 @@ def test_no_5xx_and_no_answer_that_breaks_the_schema(stack: LocalStack, fuzz_key
             database=None,
         )
         def run(case: Any) -> None:
+            nonlocal cases
+            cases += 1
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         try:
@@ -78,4 +104,7 @@ def test_no_5xx_and_no_answer_that_breaks_the_schema(stack: LocalStack, fuzz_key
             assert mode is GenerationMode.NEGATIVE, operation.label
         except (Exception, BaseExceptionGroup) as exc:  # report every operation that fails
             failures[f"{operation.label} ({mode.value})"] = str(exc)[:2000]
+    print(
+        f"\nschemathesis: {cases} cases over {len(operations)} operations, {len(failures)} failed"
+    )
     assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())

@@ -67,6 +67,11 @@ def _props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
     return template["Resources"][logical_id]["Properties"]
 
 
+def _stage(template: dict[str, Any]) -> dict[str, Any]:
+    (stage,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage")
+    return stage
+
+
 def _function_env(deployed: Deployed, logical_id: str) -> dict[str, str]:
     config = deployed.client("lambda").get_function_configuration(
         FunctionName=deployed.physical[logical_id]
@@ -241,7 +246,7 @@ def test_router_runs_under_the_web_adapter(deployed: Deployed, translated: dict[
         FunctionName=deployed.physical["RouterFunction"]
     )
     assert config["Handler"] == "run.sh"
-    assert config["Timeout"] == 900
+    assert config["Timeout"] == translated["Parameters"]["RouterTimeoutSeconds"]["Default"]
     assert config["MemorySize"] >= 1024
     # moto's CloudFormation drops Layers and Architectures: read them from the translation
     props = _props(translated, "RouterFunction")
@@ -372,13 +377,49 @@ def test_waf_association_is_optional_and_targets_the_stage(translated: dict[str,
 
 
 def test_api_stage_throttling_comes_from_parameters(translated: dict[str, Any]) -> None:
-    (stage,) = (
-        r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"
-    )
+    stage = _stage(translated)
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
     (settings,) = stage["Properties"]["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+
+
+def test_router_concurrency_and_timeout_are_capped_by_parameters(
+    translated: dict[str, Any],
+) -> None:
+    props = _props(translated, "RouterFunction")
+    parameters = translated["Parameters"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "RouterReservedConcurrency"}
+    assert props["Timeout"] == {"Ref": "RouterTimeoutSeconds"}
+    assert parameters["RouterReservedConcurrency"]["Default"] <= 100
+    # well below Lambda's 900 s, above the app's own deadline
+    assert Settings.from_env({}).deadline_seconds < parameters["RouterTimeoutSeconds"]["Default"]
+    assert parameters["RouterTimeoutSeconds"]["Default"] <= 300
+
+
+def test_access_logs_are_on_by_default_and_name_no_header_or_body(
+    translated: dict[str, Any],
+) -> None:
+    stage = _stage(translated)
+    condition, setting, off = stage["Properties"]["AccessLogSetting"]["Fn::If"]
+    assert condition == "HasAccessLogs" and off == {"Ref": "AWS::NoValue"}
+    assert translated["Parameters"]["ApiAccessLogs"]["Default"] == "on"
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert "$context.requestId" in fields.values()
+    variables = re.findall(r"\$[a-zA-Z.]+", setting["Format"])
+    assert not [v for v in variables if not v.startswith("$context.")]  # no $input (bodies)
+    assert not [v for v in variables if re.search(r"apiKey|authorizer|header|querystring", v)]
+    (settings,) = stage["Properties"]["MethodSettings"]
+    assert settings["DataTraceEnabled"] is False  # execution logs would hold bodies
+
+
+def test_tracing_is_an_option_off_by_default(translated: dict[str, Any]) -> None:
+    assert translated["Parameters"]["Tracing"]["Default"] == "off"
+    stage = _stage(translated)
+    assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["HasTracing", True, False]}
+    mode = _props(translated, "RouterFunction")["TracingConfig"]["Mode"]
+    assert mode == {"Fn::If": ["HasTracing", "Active", "PassThrough"]}
 
 
 def test_api_gateway_may_invoke_the_router(deployed: Deployed) -> None:

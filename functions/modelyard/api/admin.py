@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from modelyard import reports
 from modelyard.api.deps import caller, validated
@@ -35,6 +35,17 @@ from modelyard.pricing.prices import Price, format_usd
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _real_date(value: str | None) -> str | None:
+    """A date that exists (`2020-13-45` has the pattern's shape, and is a 400)."""
+    if value is not None:
+        date.fromisoformat(value)
+    return value
+
+
+#: a calendar date, YYYY-MM-DD
+Day = Annotated[str, Field(pattern=DATE_PATTERN), AfterValidator(_real_date)]
 
 Usd = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=6)]
 TenantName = Annotated[str, Path(pattern=admin.TENANT_PATTERN)]
@@ -143,8 +154,9 @@ class SpendReport(BaseModel):
     by_model: list[ModelSpend]
 
 
+ADMIN_PREFIX = "/admin"
 router = APIRouter(
-    prefix="/admin",
+    prefix=ADMIN_PREFIX,
     tags=["admin"],
     responses=error_responses(statuses=(400, 401, 403, 404, 413, 415)),
 )
@@ -264,7 +276,7 @@ class PriceUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: str = Field(pattern=DATE_PATTERN)
+    effective_from: Day
     input: Decimal = Field(ge=0, max_digits=12)
     output: Decimal = Field(ge=0, max_digits=12)
     cached_input: Decimal | None = Field(default=None, ge=0, max_digits=12)
@@ -344,8 +356,8 @@ async def purge_cache(request: Request, tenant: TenantName) -> JSONResponse:
 @router.get("/spend", response_model=SpendReport)
 async def spend(
     request: Request,
-    since: Annotated[str | None, Query(pattern=DATE_PATTERN)] = None,
-    until: Annotated[str | None, Query(pattern=DATE_PATTERN)] = None,
+    since: Annotated[str | None, Query(pattern=DATE_PATTERN), AfterValidator(_real_date)] = None,
+    until: Annotated[str | None, Query(pattern=DATE_PATTERN), AfterValidator(_real_date)] = None,
 ) -> JSONResponse:
     """Spend of every tenant, and of every model, between two dates (inclusive), from the
     aggregates."""

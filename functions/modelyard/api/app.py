@@ -7,16 +7,21 @@ deployed (streaming), and under Mangum for API Gateway proxy events (buffered).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api import errors
+from modelyard.api.admin import ADMIN_PREFIX
 from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
 from modelyard.api.deps import caller, validated
@@ -33,7 +38,8 @@ from modelyard.api.schemas import (
 )
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
-from modelyard.errors import PayloadTooLarge
+from modelyard.capped import TooLarge, read_capped
+from modelyard.errors import NotFound, PayloadTooLarge
 from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.logs import REQUEST_ID, log_exchange
@@ -41,6 +47,7 @@ from modelyard.settings import Settings, get_settings
 
 CHAT_PATH = "/v1/chat/completions"
 access_log = logging.getLogger("modelyard.access")
+logger = logging.getLogger("modelyard.api")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 415, 429, 502, 504)
@@ -48,9 +55,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (header, logs, ledger) and logs one line per request.
+    """Gives every request an id (headers, logs, ledger) and logs one line per request.
 
-    Pure ASGI, so streamed bodies pass through untouched. Logs no key and no prompt.
+    It is also the last word on failures: an exception no handler took is logged with its
+    traceback and answered 500 in the endpoint's error shape with the id headers; a client
+    that went away mid-request is one log line. Pure ASGI, so streamed bodies pass through
+    untouched. Logs no key and no prompt.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -65,25 +75,44 @@ class RequestIdMiddleware:
         request_id_token = REQUEST_ID.set(request_id)  # on every log line of the request
         started = time.perf_counter()
         status = 0
+        disconnected = False
+        path = scope.get("path", "")
+        encoded_id = request_id.encode()
+        id_headers = [(b"x-modelyard-request-id", encoded_id), (b"x-request-id", encoded_id)]
+        if path in errors.ANTHROPIC_PATHS:
+            id_headers.append((b"request-id", encoded_id))  # where Anthropic's SDK looks
+
+        async def receive_watching() -> Message:
+            nonlocal disconnected
+            message = await receive()
+            disconnected = disconnected or message["type"] == "http.disconnect"
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                if not any(k == b"x-modelyard-request-id" for k, _ in headers):
-                    headers.append((b"x-modelyard-request-id", request_id.encode()))
+                names = {k for k, _ in headers}
+                headers.extend(h for h in id_headers if h[0] not in names)
                 message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_watching, send_with_id)
+        except Exception as exc:
+            if disconnected or isinstance(exc, ClientDisconnect):
+                access_log.info("%s client disconnected (%s)", request_id, type(exc).__name__)
+            else:
+                logger.exception("unhandled error in request %s", request_id)
+                if not status:
+                    await errors.internal_error(path)(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "%s %s %s %d %.1fms",
                 request_id,
                 scope.get("method"),
-                scope.get("path"),
+                path,
                 status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -96,28 +125,36 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        chunks.append(chunk)
-    return parse_json_body(b"".join(chunks), request.headers.get("content-type"))
+    try:
+        raw = await read_capped(request.stream(), max_bytes)
+    except TooLarge:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes") from None
+    return parse_json_body(raw, request.headers.get("content-type"))
 
 
 def create_app(
     gateway: Gateway | None = None,
     settings: Settings | None = None,
     gateway_factory: Callable[[Settings], Gateway] | None = None,
+    *,
+    public: bool = True,
+    admin: bool = False,
 ) -> FastAPI:
-    """The app; the gateway is built on first use unless given (no AWS client at import)."""
+    """The app; the gateway is built on first use unless given (no AWS client at import).
+
+    `public` serves `/v1` and documents it at `/openapi.json`; `admin` serves `/admin` and
+    documents it at `/admin/openapi.json`. Deployed, the router function is public only and
+    the admin function admin only (API Gateway sends it `/admin/{proxy+}` behind IAM auth),
+    so no path the router receives, however it is encoded, reaches an admin route; locally
+    `modelyard serve` has both.
+    """
     app = FastAPI(
         title="Modelyard",
         version="0.1.0",
         description="OpenAI-compatible LLM gateway: task routing, fallback, exact cost.",
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if public else None,
     )
     errors.install(app)
     app.add_middleware(RequestIdMiddleware)
@@ -139,10 +176,18 @@ def create_app(
         return state["gateway"]
 
     app.state.gateway = current_gateway
+    document = functools.cache(functools.partial(_document, app))  # built once, on demand
+    app.openapi = lambda: document(admin=False)  # type: ignore[method-assign]
+    if admin:
+        app.include_router(admin_router, dependencies=[Depends(literal_admin_path)])
+
+        @app.get("/admin/openapi.json", include_in_schema=False)
+        async def admin_openapi() -> dict[str, Any]:
+            return document(admin=True)
+
+    if not public:
+        return app
     app.include_router(compat_router)
-    app.include_router(admin_router)
-    openapi = app.openapi
-    app.openapi = lambda: with_body_definitions(openapi())  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -217,6 +262,31 @@ def create_app(
     # Starlette tries routes in order: the hot one first (15 others before it cost ~0.15 ms)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") != CHAT_PATH)
     return app
+
+
+def literal_admin_path(request: Request) -> None:
+    """404 for an admin route reached through an encoded path (`/%61dmin/...`,
+    `/admin%2F...`): deployed, API Gateway routes by the path as sent, and only a literal
+    `/admin/` goes to the IAM-authorised admin function."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    if not raw.startswith(ADMIN_PREFIX.encode() + b"/"):
+        raise NotFound("not found", code="not_found")
+
+
+def _is_admin(route: BaseRoute) -> bool:
+    """An admin route (FastAPI may keep an included router as one entry of its own)."""
+    return getattr(route, "original_router", None) is admin_router or getattr(
+        route, "path", ""
+    ).startswith(ADMIN_PREFIX + "/")
+
+
+def _document(app: FastAPI, *, admin: bool) -> dict[str, Any]:
+    """The OpenAPI document of the public routes, or of the admin ones."""
+    routes = [route for route in app.routes if _is_admin(route) is admin]
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=routes
+    )
+    return with_body_definitions(document)
 
 
 async def start_job(

@@ -3,7 +3,8 @@ same `Gateway` the chat completions use.
 
 `POST /v1/messages` turns the Messages request into an OpenAI chat body, runs it through
 `Gateway.chat` (so routing, fallback, pricing and accounting are the chat path's own) and turns
-the answer, or the stream, back into Anthropic's shapes; its errors are Anthropic's too.
+the answer, or the stream, back into Anthropic's shapes; its errors are Anthropic's too
+(api.errors writes them so for this path).
 `POST /v1/embeddings` routes to an embedding model.
 """
 
@@ -14,34 +15,28 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelyard.api.deps import caller, validated
 from modelyard.api.responses import AccountedResponse
-from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
+from modelyard.api.schemas import (
+    ChatCompletionRequest,
+    MessagesRequest,
+    documented_body,
+    error_responses,
+)
 from modelyard.api.sse import EventStreamResponse
-from modelyard.errors import GatewayError
 from modelyard.gateway import StreamResponse
 from modelyard.providers.anthropic import (
     MessageEventWriter,
-    error_type_for_status,
     message_from_openai,
     openai_request,
 )
+from modelyard.routing.planner import embedding_tokens
 from modelyard.settings import get_settings
 
 router = APIRouter()
-
-
-class MessagesRequest(BaseModel):
-    """What Anthropic requires of a Messages request; the rest passes through as sent."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(min_length=1)
-    max_tokens: int = Field(ge=1)
-    messages: list[dict[str, Any]] = Field(min_length=1)
 
 
 class AnthropicErrorDetail(BaseModel):
@@ -56,13 +51,38 @@ class AnthropicError(BaseModel):
     error: AnthropicErrorDetail
 
 
+#: OpenAI's limits for one embeddings request: inputs, and tokens in all of them
+MAX_EMBEDDING_INPUTS = 2048
+MAX_EMBEDDING_TOKENS = 300_000
+
+
 class EmbeddingsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_input_limit(cls, data: Any) -> Any:
+        """Counted before the items are validated one by one (200,000 of them fit in 1 MiB)."""
+        inputs = data.get("input") if isinstance(data, dict) else None
+        if not isinstance(inputs, list):
+            return data
+        if not inputs:
+            raise ValueError("input is empty")
+        if not isinstance(inputs[0], int) and len(inputs) > MAX_EMBEDDING_INPUTS:  # int: 1 input
+            raise ValueError(f"input has {len(inputs)} items; at most {MAX_EMBEDDING_INPUTS}")
+        return data
+
+    @model_validator(mode="after")
+    def _within_token_limit(self) -> EmbeddingsRequest:
+        tokens = embedding_tokens(self.input)
+        if tokens > MAX_EMBEDDING_TOKENS:
+            raise ValueError(f"input has ~{tokens} tokens; at most {MAX_EMBEDDING_TOKENS}")
+        return self
 
 
 async def _body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
@@ -82,15 +102,10 @@ async def messages(request: Request) -> Response:
     """Anthropic's Messages API (the anthropic SDK with `base_url` at this host)."""
     request_id: str = request.state.request_id
     message_id = "msg_" + request_id.removeprefix("req_")
-    try:
-        gateway, key = await caller(request)
-        body = openai_request(await _body(request, MessagesRequest))
-        validated(ChatCompletionRequest, body)
-        outcome = await gateway.chat(
-            body, key, request_id, request.headers.get("x-modelyard-policy")
-        )
-    except GatewayError as exc:
-        return anthropic_error(exc)
+    gateway, key = await caller(request)
+    body = openai_request(await _body(request, MessagesRequest))
+    validated(ChatCompletionRequest, body)
+    outcome = await gateway.chat(body, key, request_id, request.headers.get("x-modelyard-policy"))
     if isinstance(outcome, StreamResponse):
         events = _message_events(outcome.chunks, MessageEventWriter(message_id))
         return EventStreamResponse(events, headers=outcome.headers)
@@ -110,15 +125,6 @@ async def embeddings(request: Request) -> Response:
     body = await _body(request, EmbeddingsRequest)
     outcome = await gateway.embeddings(body, key, request.state.request_id)
     return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
-
-
-def anthropic_error(exc: GatewayError) -> JSONResponse:
-    """A gateway error in Anthropic's shape; the attempts, if any, ride along."""
-    error: dict[str, Any] = {"type": error_type_for_status(exc.status), "message": exc.message}
-    error.update(exc.extra)
-    return JSONResponse(
-        {"type": "error", "error": error}, status_code=exc.status, headers=exc.headers
-    )
 
 
 async def _message_events(

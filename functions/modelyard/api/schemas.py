@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,6 +42,16 @@ class ContentPart(_Open):
     type: Literal["text", "image_url", "input_audio", "file", "refusal"]
     text: str | None = None
     image_url: ImageURL | None = None
+    input_audio: dict[str, Any] | None = None
+    file: dict[str, Any] | None = None
+    refusal: str | None = None
+
+    @model_validator(mode="after")
+    def _has_its_payload(self) -> ContentPart:
+        """A part carries the field its type names (`{"type": "image_url"}` alone is a 400)."""
+        if getattr(self, self.type) is None:
+            raise ValueError(f"a part of type {self.type!r} needs its {self.type!r} field")
+        return self
 
 
 class FunctionCall(_Open):
@@ -61,6 +71,13 @@ class ChatMessage(_Open):
     name: str | None = Field(default=None, max_length=256)
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        """Only an assistant turn (one that calls tools, say) may come without content."""
+        if self.content is None and self.role not in ("assistant", "function"):
+            raise ValueError(f"a {self.role} message needs content")
+        return self
 
 
 class FunctionDefinition(_Open):
@@ -170,6 +187,116 @@ def _text_chars(content: str | list[ContentPart] | None) -> int:
     if isinstance(content, str):
         return len(content)
     return sum(len(part.text or "") for part in content)
+
+
+# -- Anthropic's Messages API (`POST /v1/messages`) ---------------------------------------------
+# Validated before `providers.anthropic.openai_request` translates it, so the translation only
+# ever meets the shapes below; unknown fields pass (and are left out by the translation).
+
+
+class AnthropicText(_Open):
+    type: Literal["text"]
+    text: str
+    cache_control: dict[str, Any] | None = None
+
+
+class Base64Source(_Open):
+    type: Literal["base64"]
+    media_type: str = Field(max_length=128)
+    data: str
+
+
+class URLSource(_Open):
+    type: Literal["url"]
+    url: str = Field(min_length=1, max_length=8192)
+
+
+class AnthropicImage(_Open):
+    type: Literal["image"]
+    source: Annotated[Base64Source | URLSource, Field(discriminator="type")]
+
+
+class AnthropicToolUse(_Open):
+    type: Literal["tool_use"]
+    id: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=64)
+    input: dict[str, Any]
+
+
+class AnthropicToolResult(_Open):
+    type: Literal["tool_result"]
+    tool_use_id: str = Field(min_length=1, max_length=256)
+    content: (
+        str | list[Annotated[AnthropicText | AnthropicImage, Field(discriminator="type")]] | None
+    ) = None
+    is_error: bool | None = None
+
+
+class AnthropicOtherBlock(_Open):
+    """Blocks the gateway accepts and does not forward (documents, thinking, server tools)."""
+
+    type: Literal[
+        "document",
+        "thinking",
+        "redacted_thinking",
+        "search_result",
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
+
+
+AnthropicBlock = Annotated[
+    AnthropicText | AnthropicImage | AnthropicToolUse | AnthropicToolResult | AnthropicOtherBlock,
+    Field(discriminator="type"),
+]
+
+
+class AnthropicMessage(_Open):
+    role: Literal["user", "assistant"]
+    content: str | list[AnthropicBlock]
+
+
+class AnthropicTool(_Open):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    #: a client tool's parameters; server tools (with a `type`) have none and are left out
+    input_schema: dict[str, Any] | None = None
+    type: str | None = Field(default=None, max_length=64)
+
+
+class AnthropicToolChoice(_Open):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    disable_parallel_tool_use: bool | None = None
+
+    @model_validator(mode="after")
+    def _names_its_tool(self) -> AnthropicToolChoice:
+        if self.type == "tool" and self.name is None:
+            raise ValueError('a tool_choice of type "tool" needs the tool\'s name')
+        return self
+
+
+class AnthropicMetadata(_Open):
+    user_id: str | None = Field(default=None, max_length=256)
+
+
+class MessagesRequest(_Open):
+    """A Messages request, as Anthropic documents it."""
+
+    model: str = Field(min_length=1, max_length=256)
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    system: str | list[AnthropicText] | None = None
+    metadata: AnthropicMetadata | None = None
+    stop_sequences: list[str] | None = Field(default=None, max_length=16)
+    stream: bool | None = None
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    tools: list[AnthropicTool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: AnthropicToolChoice | None = None
+    thinking: dict[str, Any] | None = None
+    modelyard: ModelyardOptions | None = None
 
 
 class FeedbackRequest(BaseModel):

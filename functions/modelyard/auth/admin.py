@@ -18,6 +18,22 @@ from modelyard.store.config import ConfigRepository
 #: tenant names are parts of item keys (`TENANT#<t>`): no `#`, no spaces, bounded
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 KEY_ID_PATTERN = r"^key_[0-9a-f]{16}$"
+#: the tenant that admin keys made by `modelyard admin-keys` belong to
+ADMIN_TENANT = "admin"
+#: an admin secret chosen by hand (`MODELYARD_ADMIN_KEY`) needs this many characters, and this
+#: many different ones (a generated key has 43 and ~30): "a" or "admin-admin-admin" are refused
+MIN_ADMIN_SECRET_CHARS = 32
+MIN_ADMIN_SECRET_DISTINCT = 16
+
+
+def check_admin_secret(secret: str) -> None:
+    """`ValueError` for an admin secret that could be guessed."""
+    if len(secret) < MIN_ADMIN_SECRET_CHARS or len(set(secret)) < MIN_ADMIN_SECRET_DISTINCT:
+        raise ValueError(
+            f"weak admin key: an admin key needs at least {MIN_ADMIN_SECRET_CHARS} characters, "
+            f"{MIN_ADMIN_SECRET_DISTINCT} of them different (leave MODELYARD_ADMIN_KEY unset to "
+            "have one generated)"
+        )
 
 
 def create_key(
@@ -37,8 +53,11 @@ def create_key(
 ) -> tuple[str, KeyRecord]:
     """Store a new key and return its secret (shown once) and record.
 
-    `secret` is for fixed local keys only; everything else gets a random one.
+    `secret` is for fixed local keys only (an admin one must pass `check_admin_secret`);
+    everything else gets a random one.
     """
+    if admin and secret is not None:
+        check_admin_secret(secret)
     secret = secret or new_secret()
     record = KeyRecord(
         key_id=new_key_id(),

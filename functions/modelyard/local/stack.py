@@ -25,7 +25,6 @@ USAGE_TABLE = "modelyard-usage"
 QUEUE = "modelyard-usage"
 DLQ = "modelyard-usage-dlq"
 DEFAULT_API_KEY = "sk-modelyard-local"
-DEFAULT_ADMIN_KEY = "sk-modelyard-admin"
 LOCAL_TENANT = "local"
 
 
@@ -62,6 +61,13 @@ class ServerThread:
         self.thread.join(timeout=5)
 
 
+def _admin_key(env: Any) -> str:
+    """`MODELYARD_ADMIN_KEY`, or a new random key (printed by `make run`)."""
+    from modelyard.auth.keys import new_secret
+
+    return str(env.get("MODELYARD_ADMIN_KEY") or new_secret())
+
+
 @dataclass
 class LocalStack:
     simulate: bool = True
@@ -70,9 +76,8 @@ class LocalStack:
     api_key: str = field(
         default_factory=lambda: os.environ.get("MODELYARD_API_KEY", DEFAULT_API_KEY)
     )
-    admin_key: str = field(
-        default_factory=lambda: os.environ.get("MODELYARD_ADMIN_KEY", DEFAULT_ADMIN_KEY)
-    )
+    #: generated unless set (a weak one is refused at start: auth.admin.check_admin_secret)
+    admin_key: str = field(default_factory=lambda: _admin_key(os.environ))
     seed_dir: Path | None = None
     #: providers served by the simulator (filled by start)
     simulated: list[str] = field(default_factory=list)
@@ -80,8 +85,10 @@ class LocalStack:
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        from modelyard.auth.admin import check_admin_secret
         from modelyard.local.moto_patches import install
 
+        check_admin_secret(self.admin_key)  # before anything starts
         install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-call access log
         self.moto_port = free_port()
@@ -211,7 +218,7 @@ class LocalStack:
 
     def _seed(self) -> None:
         from modelyard import aws
-        from modelyard.auth.admin import create_key
+        from modelyard.auth.admin import ADMIN_TENANT, create_key
         from modelyard.settings import get_settings
         from modelyard.store.config import ConfigRepository
         from modelyard.store.seed import seed_items
@@ -242,7 +249,7 @@ class LocalStack:
         create_key(
             self.config,
             self.pepper,
-            "admin",
+            ADMIN_TENANT,
             name="local admin key",
             admin=True,
             secret=self.admin_key,
@@ -260,7 +267,7 @@ class LocalStack:
         from modelyard.api.app import create_app
 
         port = port or free_port()
-        self.app = create_app()
+        self.app = create_app(admin=True)
         self._servers.append(ServerThread(self.app, port).start())
         return f"http://127.0.0.1:{port}/v1"
 

@@ -22,8 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
-
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
@@ -42,8 +40,9 @@ from modelyard.providers.base import (
     tool_choice,
 )
 from modelyard.providers.errors import ErrorKind, UpstreamError, kind_for_status
-from modelyard.providers.http import http_client
+from modelyard.providers.fetch import FetchPolicy, fetch
 from modelyard.providers.openai_compat import malformed
+from modelyard.settings import get_settings
 
 DEFAULT_MAX_TOKENS = 4096
 FINISH_REASONS = {
@@ -255,27 +254,23 @@ async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 async def inline_images(body: dict[str, Any]) -> dict[str, Any]:
     """The body with linked images fetched into data URLs: Converse takes image bytes only,
-    where OpenAI's and Anthropic's APIs fetch a link themselves."""
+    where OpenAI's and Anthropic's APIs fetch a link themselves. Links go through
+    `providers.fetch` (public https only, capped, or not at all when fetching is off)."""
     links = {
-        part["image_url"]["url"]
+        url
         for message in body.get("messages") or ()
         if isinstance(message.get("content"), list)
         for part in message["content"]
-        if part.get("type") == "image_url" and not data_url(part["image_url"].get("url", ""))
+        if part.get("type") == "image_url"
+        and not data_url(url := (part.get("image_url") or {}).get("url", ""))
     }
     if not links:
         return body
+    policy = FetchPolicy.from_settings(get_settings())
     fetched = {}
     for link in links:
-        try:
-            response = await http_client().get(link, follow_redirects=True)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise UpstreamError(ErrorKind.BAD_REQUEST, f"could not fetch image {link}") from exc
-        if len(response.content) > MAX_IMAGE_BYTES:
-            raise UpstreamError(ErrorKind.BAD_REQUEST, f"image {link} is over 3.75 MB")
-        media_type = response.headers.get("content-type", "").split(";")[0]
-        fetched[link] = f"data:{media_type};base64,{base64.b64encode(response.content).decode()}"
+        media_type, data = await fetch(link, policy, MAX_IMAGE_BYTES, IMAGE_FORMATS.__contains__)
+        fetched[link] = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
 
     def inlined(part: dict[str, Any]) -> dict[str, Any]:
         url = (part.get("image_url") or {}).get("url")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from modelyard.capped import TooLarge, read_capped
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import ChatResult, StreamState
@@ -164,13 +165,40 @@ async def send_json(
 ) -> ChatResult:
     """A non-streaming call; its JSON answer through `to_openai`, which raises `ValueError`
     (or fails on a shape it cannot read) for a malformed one."""
-    response = await send(request)
-    if response.status_code >= 400:
-        raise error(response.status_code, response.content, response.headers)
+    response = await send(request, stream=True)
     try:
-        return to_openai(response.json())
+        if response.status_code >= 400:
+            raise error(response.status_code, await read_error(response), response.headers)
+        content = await read_capped(response.aiter_bytes(), MAX_RESPONSE_BYTES)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
+    except TooLarge as exc:  # a buggy compatible server may answer gigabytes
+        raise UpstreamError(
+            ErrorKind.MALFORMED_RESPONSE, f"response from {provider.id} is {exc}"
+        ) from exc
+    finally:
+        await response.aclose()
+    try:
+        return to_openai(json.loads(content))
     except (ValueError, AttributeError, TypeError) as exc:
         raise malformed(provider, exc) from exc
+
+
+#: the largest non-streaming answer read from an upstream: a completion is kilobytes, 2,048
+#: embeddings of 1,536 floats ~40 MB as JSON (the SDKs ask for base64, a third of that)
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: what is read of an error answer (its message is cut to 500 characters anyway)
+MAX_ERROR_BYTES = 64 * 1024
+
+
+async def read_error(response: httpx.Response) -> bytes:
+    """The start of an error answer, at most `MAX_ERROR_BYTES` of it."""
+    content = bytearray()
+    async for chunk in response.aiter_bytes():
+        content += chunk
+        if len(content) >= MAX_ERROR_BYTES:
+            break
+    return bytes(content[:MAX_ERROR_BYTES])
 
 
 @asynccontextmanager
@@ -180,7 +208,7 @@ async def open_stream(request: httpx.Request, error: ErrorReader) -> AsyncIterat
     response = await send(request, stream=True)
     try:
         if response.status_code >= 400:
-            raise error(response.status_code, await response.aread(), response.headers)
+            raise error(response.status_code, await read_error(response), response.headers)
         yield response
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc

@@ -1,9 +1,10 @@
 """The route planner: from a request to a ranked, explained list of candidate models.
 
-Hard constraints first (kind, context window, tools, JSON, vision, the key's allow-list, the
-request's providers, open circuit breakers, cost ceiling), then the policy's weighted score
-over quality for the task, estimated cost and estimated latency. No I/O: everything it needs is
-passed in, so a decision takes microseconds and `modelyard route explain` shows the same one.
+Hard constraints first (kind, context window, tools, JSON, vision, audio, files, the key's
+allow-list, the request's providers, open circuit breakers, cost ceiling), then the policy's
+weighted score over quality for the task, estimated cost and estimated latency. No I/O:
+everything it needs is passed in, so a decision takes microseconds and `modelyard route
+explain` shows the same one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ DEFAULT_OUTPUT_TOKENS = 512
 QUALITY_SPAN = 3.0
 
 
+#: content parts that are not text (estimated as a detailed image's tokens)
+MEDIA_PARTS = frozenset({"image_url", "input_audio", "file"})
+
+
 @dataclass(frozen=True, slots=True)
 class RequestFeatures:
     """What routing needs to know about a request, extracted once."""
@@ -40,6 +45,9 @@ class RequestFeatures:
     needs_tools: bool
     needs_json: bool
     needs_vision: bool
+    #: `input_audio` parts, and `file` parts (PDFs and the like): capabilities like vision
+    needs_audio: bool = False
+    needs_files: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -48,13 +56,15 @@ class RequestFeatures:
             "tools": self.needs_tools,
             "json": self.needs_json,
             "vision": self.needs_vision,
+            "audio": self.needs_audio,
+            "files": self.needs_files,
         }
 
     @classmethod
     def from_chat(cls, body: dict[str, Any]) -> RequestFeatures:
         messages = body.get("messages") or []
         chars = 0
-        vision = False
+        kinds: set[Any] = set()
         for message in messages:
             content = message.get("content")
             if isinstance(content, str):
@@ -62,8 +72,8 @@ class RequestFeatures:
             elif isinstance(content, list):
                 for part in content:
                     if isinstance(part, dict):
-                        if part.get("type") == "image_url":
-                            vision = True
+                        kinds.add(part.get("type"))
+                        if part.get("type") in MEDIA_PARTS:
                             chars += 3000  # a detailed image costs roughly 765+ tokens
                         else:
                             chars += len(str(part.get("text", "")))
@@ -77,7 +87,9 @@ class RequestFeatures:
             max_output_tokens=int(max_out) if max_out else None,
             needs_tools=bool(tools),
             needs_json=response_format.get("type") in {"json_object", "json_schema"},
-            needs_vision=vision,
+            needs_vision="image_url" in kinds,
+            needs_audio="input_audio" in kinds,
+            needs_files="file" in kinds,
         )
 
 
@@ -364,6 +376,10 @@ def _eligible(
             why = "no JSON mode"
         elif features.needs_vision and not caps.vision:
             why = "no image input"
+        elif features.needs_audio and not caps.audio:
+            why = "no audio input"
+        elif features.needs_files and not caps.files:
+            why = "no file input"
         elif catalog.price(model.id, today) is None:
             why = "no price"
         elif not healthy(model.id):
@@ -451,6 +467,16 @@ def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:
         param="model",
         code="no_eligible_model",
     )
+
+
+def embedding_tokens(inputs: Any) -> int:
+    """The tokens an embeddings `input` holds, estimated before the call (a string's characters
+    over four, rounded up; a token array's length), to cap a request and charge its key."""
+    if isinstance(inputs, str):
+        return -(-len(inputs) // 4)
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
+        return len(inputs)  # one input, as token ids
+    return sum(embedding_tokens(item) for item in inputs or ())
 
 
 def plan_embedding(
