@@ -1,4 +1,6 @@
-"""The router module is cheap to import: no AWS client, no network, well under a second."""
+"""The router module is cheap to import: no AWS client, no network, nothing a request does not
+need. How long it takes is measured by the benchmark's cold-start rows (`make bench`), not
+asserted here: a wall-clock limit fails on a busy machine and proves nothing on a quiet one."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 
 PROBE = """
-import json, socket, sys, time
+import json, socket, sys
 import botocore.session
 
 made = []
@@ -26,14 +28,18 @@ def no_network(*args, **kwargs):
 socket.socket.connect = no_network
 socket.create_connection = no_network
 
-started = time.perf_counter()
 import handlers.router
-elapsed = time.perf_counter() - started
-print(json.dumps({"clients": made, "seconds": elapsed}))
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"clients": made, "modules": loaded}))
 """
 
 
-def test_router_imports_without_clients_or_network_in_well_under_a_second():
+# Heavy or request-irrelevant packages the router's import must not pull in: the Mangum door,
+# boto3's resource layer and the dev-only trainer's numerical stack are loaded lazily or never.
+NOT_AT_IMPORT = {"mangum", "boto3", "numpy", "scipy", "uvicorn", "moto", "yaml", "matplotlib"}
+
+
+def test_router_imports_without_clients_network_or_heavy_modules():
     env = {**os.environ, "PYTHONPATH": str(FUNCTIONS)}
     env.pop("AWS_ENDPOINT_URL", None)
     result = subprocess.run(
@@ -46,4 +52,4 @@ def test_router_imports_without_clients_or_network_in_well_under_a_second():
     )
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["clients"] == []
-    assert probe["seconds"] < 1.0
+    assert NOT_AT_IMPORT.isdisjoint(probe["modules"]), NOT_AT_IMPORT & set(probe["modules"])
