@@ -71,12 +71,16 @@ def record_batch(
     table: str,
     events: list[UsageEvent],
     now: Callable[[], float] = time.time,
+    writers: int = WRITERS,
 ) -> BatchResult:
-    """Ledger and count `events`, each exactly once whatever was delivered before."""
+    """Ledger and count `events`, each exactly once whatever was delivered before; `writers`
+    ledger puts at a time."""
     unique = list({event.request_id: event for event in events}.values())  # one per request
     result = BatchResult()
     for start in range(0, len(unique), MAX_EVENTS):
-        _Batch(client, table, uuid.uuid4().hex, now).run(unique[start : start + MAX_EVENTS], result)
+        _Batch(client, table, uuid.uuid4().hex, now, writers).run(
+            unique[start : start + MAX_EVENTS], result
+        )
     return result
 
 
@@ -141,8 +145,11 @@ def _decode(blob: bytes) -> list[Chunk]:
 class _Batch:
     """One claim id's pass over at most MAX_EVENTS events."""
 
-    def __init__(self, client: Any, table: str, batch_id: str, now: Callable[[], float]):
+    def __init__(
+        self, client: Any, table: str, batch_id: str, now: Callable[[], float], writers: int
+    ):
         self.client = client
+        self.writers = writers
         self.table = table
         self.id = batch_id
         self.now = now
@@ -150,7 +157,7 @@ class _Batch:
 
     def run(self, events: list[UsageEvent], result: BatchResult) -> None:
         claim = {"batch": self.id, "batch_at": int(self.now())}
-        with ThreadPoolExecutor(min(WRITERS, len(events) or 1)) as pool:
+        with ThreadPoolExecutor(min(self.writers, len(events) or 1)) as pool:
             found = list(pool.map(lambda e: self._put(e, claim), events))
         owned: list[UsageEvent] = []
         for event, old in zip(events, found, strict=True):
