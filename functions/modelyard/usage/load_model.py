@@ -25,21 +25,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from modelyard.local.recorder import RecordingDynamoDB
+from modelyard.routing.classifier import TASKS
 from modelyard.store.dynamo import from_item
 from modelyard.usage import aggregate, batches
 from modelyard.usage.events import AttemptRecord, UsageEvent
 
-TASKS = (
-    "coding",
-    "math",
-    "reasoning",
-    "writing",
-    "summarization",
-    "translation",
-    "extraction",
-    "knowledge",
-    "chat",
-)
 VISIBILITY_TIMEOUT = 185  # template.yaml UsageQueue
 TABLE = "usage"
 Design = Literal["per-request", "per-batch"]
