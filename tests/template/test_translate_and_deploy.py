@@ -22,6 +22,7 @@ from modelyard.pricing.reprice import PROJECTED_ATTRIBUTES
 from modelyard.resilience.statemachine import DEFINITION_PATH, placeholders
 from modelyard.settings import Settings
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from modelyard.usage import batches
 from modelyard.usage.aggregate import LEDGER_INDEX
 
 TABLES = ("ConfigTable", "UsageTable")
@@ -178,7 +179,7 @@ def test_aggregator_event_source_and_visibility_timeout(deployed: Deployed) -> N
     (mapping,) = (m for m in mappings if m["FunctionArn"] == function["FunctionArn"])
     queue = _queue_attributes(deployed, "UsageQueue")
     assert mapping["EventSourceArn"] == queue["QueueArn"]
-    assert mapping["BatchSize"] == 100
+    assert mapping["BatchSize"] == batches.MAX_EVENTS  # one seal per batch
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     window = mapping["MaximumBatchingWindowInSeconds"]
     assert 1 <= window <= 10
