@@ -185,6 +185,8 @@ def test_aggregator_event_source_and_visibility_timeout(deployed: Deployed) -> N
     assert 1 <= window <= 10
     # AWS's rule for Lambda consumers: visibility >= 6 x function timeout (+ batching window).
     assert int(queue["VisibilityTimeout"]) >= 6 * function["Timeout"] + window
+    # a claim without a seal is taken over only once its invocation cannot be running
+    assert function["Timeout"] < batches.LEASE_SECONDS < int(queue["VisibilityTimeout"])
 
 
 # ------------------------------------------------------------------ functions
