@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelyard import tracing
 from modelyard.api import errors
 from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
@@ -121,6 +122,8 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(RequestIdMiddleware)
+    if tracing.enabled():  # off by default: no OpenTelemetry import, no middleware
+        app.add_middleware(tracing.RequestSpans)
     state: dict[str, Any] = {"gateway": gateway, "settings": settings}
 
     def current_settings() -> Settings:
