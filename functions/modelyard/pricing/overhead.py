@@ -13,14 +13,14 @@ the same requests. Prices: infra/prices/aws-us-east-1.json (their source and dat
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from modelyard.deployment import Deployment, overlay
 from modelyard.usage.load_model import Result, Traffic, run
 
-Deployment = Literal["on-demand", "managed-instances"]
 INFRA = Path(__file__).resolve().parents[3] / "infra"
 MILLION = Decimal(1_000_000)
 
@@ -39,9 +39,9 @@ class Profile:
     aggregator_memory_mb: int = 512  # template.yaml Globals
     #: the router's CPU per request: bench/run.py's "CPU per request: gateway" row (1.9 ms)
     cpu_ms: Decimal = Decimal(2)
-    #: Managed Instances: concurrent requests per environment (template parameter), one
-    #: environment per vCPU, and the CPU share to plan for
-    concurrency_per_environment: int = 128
+    #: Managed Instances: concurrent requests per environment (infra/managed-instances.json),
+    #: one environment per vCPU, and the CPU share to plan for
+    concurrency_per_environment: int = field(default_factory=lambda: _concurrency())
     utilization: Decimal = Decimal("0.6")
     #: budget windows a request reserves and settles (each: two UpdateItems of one unit)
     budget_windows: int = 1
@@ -52,6 +52,11 @@ class Profile:
     monthly_requests: int = 10_000 * 86_400 * 30 // 2
     #: aggregator: DynamoDB latency per sequential call, to turn a batch's calls into seconds
     dynamodb_call_ms: int = 6
+
+
+def _concurrency() -> int:
+    config = overlay()["RouterFunction"]["CapacityProviderConfig"]
+    return int(config["PerExecutionEnvironmentMaxConcurrency"])
 
 
 def prices() -> dict[str, Any]:

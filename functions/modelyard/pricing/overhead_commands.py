@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelyard.pricing.overhead import Deployment
+    from modelyard.deployment import Deployment
 
 DEPLOYMENTS: tuple[Deployment, ...] = ("on-demand", "managed-instances")
 
@@ -38,6 +38,22 @@ def register(sub: Any, cost: Any) -> None:
     )
     overhead.add_argument("--json", action="store_true")
     overhead.set_defaults(func=_overhead)
+
+    variant = sub.add_parser(
+        "template",
+        help="the SAM template of a deployment mode, as JSON (sam build -t FILE)",
+        description="template.yaml as is (on-demand), or with the router on Lambda Managed "
+        "Instances (infra/managed-instances.json merged in). Write it next to template.yaml: "
+        "its CodeUri and DefinitionUri paths are relative to the repository root.",
+    )
+    variant.add_argument("--deployment", choices=DEPLOYMENTS, default="managed-instances")
+    variant.set_defaults(func=_template)
+
+
+def _template(args: argparse.Namespace) -> None:
+    from modelyard.deployment import template
+
+    print(json.dumps(template(args.deployment), indent=2))
 
 
 def _quiet() -> None:
