@@ -6,7 +6,8 @@
 
 Sections: overhead (in process, with LiteLLM's Router), profile, http (one uvicorn worker:
 gateway, bare forwarder, simulator, LiteLLM proxy; includes memory), streaming, coldstart,
-package, routing (bench_routing.run(), when present), resilience.
+package, routing (bench_routing.run(), when present), resilience, cache, accounting (the
+load model and the AWS bill per million requests).
 
 Prints a table, writes bench/out/results.json and bench/out/benchmarks.png, and, for a full
 run (or with --write), BENCHMARKS.md. LiteLLM is installed on first use into
@@ -56,6 +57,7 @@ SECTIONS = (
     "routing",
     "resilience",
     "cache",
+    "accounting",
 )
 ALIASES = {"memory": "http", "throughput": "http", "litellm": "overhead", "cold": "coldstart"}
 NEEDS_STACK = {"overhead", "profile", "http", "streaming", "coldstart", "resilience"}
@@ -286,6 +288,10 @@ def run_section(
         return routing_rows()
     if section == "cache":
         return cache_rows()
+    if section == "accounting":
+        import bench_accounting
+
+        return bench_accounting.run(quick)
     raise ValueError(section)
 
 

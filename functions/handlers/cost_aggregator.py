@@ -1,41 +1,41 @@
 """The cost aggregator Lambda: SQS batches of usage events -> ledger, counters, metrics.
 
-Each record is recorded on its own (exactly once, see `usage.aggregate`); a record that fails
-is reported in `batchItemFailures` so SQS redelivers only it.
+The batch is counted as a whole (each counter written once, exactly once: `usage.batches`);
+a record that is unreadable or could not be ledgered is reported in `batchItemFailures`, so
+SQS redelivers only it.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
 
 from modelyard import aws
 from modelyard.settings import get_settings
-from modelyard.usage import aggregate
+from modelyard.usage import batches
 from modelyard.usage.events import UsageEvent
 from modelyard.usage.metrics import BatchMetrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failed: list[str] = []
+    events: list[UsageEvent] = []
+    messages: dict[str, list[str]] = defaultdict(list)  # request id -> its deliveries
+    for record in event["Records"]:
+        try:
+            usage = UsageEvent.model_validate_json(record["body"])
+        except ValidationError:
+            failed.append(record["messageId"])
+            continue
+        events.append(usage)
+        messages[usage.request_id].append(record["messageId"])
+    result = batches.record_batch(aws.client("dynamodb"), get_settings().usage_table, events)
+    failed += [m for request_id in result.retry for m in messages[request_id]]
     metrics = BatchMetrics()
-
-    def record_handler(record: SQSRecord) -> str:
-        usage = UsageEvent.model_validate_json(record.body)
-        outcome = aggregate.record(aws.client("dynamodb"), get_settings().usage_table, usage)
-        if outcome == "recorded":
-            metrics.add(usage)
-        return outcome
-
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    for usage in result.recorded:
+        metrics.add(usage)
     metrics.flush()
-    return response
+    order = {record["messageId"]: i for i, record in enumerate(event["Records"])}
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(failed, key=order.get)]}

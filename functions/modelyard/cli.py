@@ -14,6 +14,7 @@ from typing import Any
 
 from modelyard.cache import commands as cache_commands
 from modelyard.pricing import commands as pricing_commands
+from modelyard.pricing import overhead_commands
 from modelyard.routing import commands as routing_commands
 
 
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     saved.add_argument("--reference", default="gpt-4o", help="model to compare with")
     _period_arguments(saved)
     saved.set_defaults(func=cmd_cost_savings)
+    overhead_commands.register(sub, cost)
 
     prices = sub.add_parser("prices", help="the price table").add_subparsers(
         dest="prices_command", required=True

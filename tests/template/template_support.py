@@ -115,9 +115,13 @@ def isolated_moto() -> Iterator[str]:
 
 @lru_cache(maxsize=1)
 def _translate() -> dict[str, Any]:
+    return translate_template(load_template(TEMPLATE_PATH))
+
+
+def translate_template(sam: dict[str, Any]) -> dict[str, Any]:
+    """The plain CloudFormation the SAM transform makes of a template (as data)."""
     from samtranslator.translator.transform import transform
 
-    sam = load_template(TEMPLATE_PATH)
     # `sam build` + `sam package` put the code in S3; the translator accepts only S3 locations.
     code_uri = f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}"
     sam.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code_uri

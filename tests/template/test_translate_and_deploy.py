@@ -22,6 +22,7 @@ from modelyard.pricing.reprice import PROJECTED_ATTRIBUTES
 from modelyard.resilience.statemachine import DEFINITION_PATH, placeholders
 from modelyard.settings import Settings
 from modelyard.store.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from modelyard.usage import batches
 from modelyard.usage.aggregate import LEDGER_INDEX
 
 TABLES = ("ConfigTable", "UsageTable")
@@ -183,12 +184,14 @@ def test_aggregator_event_source_and_visibility_timeout(deployed: Deployed) -> N
     (mapping,) = (m for m in mappings if m["FunctionArn"] == function["FunctionArn"])
     queue = _queue_attributes(deployed, "UsageQueue")
     assert mapping["EventSourceArn"] == queue["QueueArn"]
-    assert mapping["BatchSize"] == 100
+    assert mapping["BatchSize"] == batches.MAX_EVENTS  # one seal per batch
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     window = mapping["MaximumBatchingWindowInSeconds"]
     assert 1 <= window <= 10
     # AWS's rule for Lambda consumers: visibility >= 6 x function timeout (+ batching window).
     assert int(queue["VisibilityTimeout"]) >= 6 * function["Timeout"] + window
+    # a claim without a seal is taken over only once its invocation cannot be running
+    assert function["Timeout"] < batches.LEASE_SECONDS < int(queue["VisibilityTimeout"])
 
 
 # ------------------------------------------------------------------ functions

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelyard import tracing
 from modelyard.api import errors
 from modelyard.api.admin import ADMIN_PREFIX
 from modelyard.api.admin import router as admin_router
@@ -158,6 +159,8 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(RequestIdMiddleware)
+    if tracing.enabled():  # off by default: no OpenTelemetry import, no middleware
+        app.add_middleware(tracing.RequestSpans)
     state: dict[str, Any] = {"gateway": gateway, "settings": settings}
 
     def current_settings() -> Settings:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from modelyard import tracing
 from modelyard.errors import DeadlineExceeded, InvalidRequest, UpstreamFailed
 from modelyard.providers.base import (
     ChatResult,
@@ -250,7 +251,9 @@ class FallbackExecutor:
             self.breaker.begin(key)
             execution.reached_upstream = True
             try:
-                result = await attempt(candidate, adapter)
+                result = await tracing.attempt(
+                    key, candidate.provider.id, attempt(candidate, adapter)
+                )
             except asyncio.CancelledError:
                 execution.attempts.append(
                     Attempt(

@@ -1,9 +1,17 @@
 """Aggregation: a usage event becomes one ledger item and its counters, exactly once.
 
-One TransactWriteItems puts the ledger item only if it does not exist yet and ADDs the same
-amounts to every counter, so a redelivered event changes nothing and a failed one changes
-nothing either: counters always equal the sum of the ledger. An event that carries budget
-reservations (an asynchronous job's) settles them in the same transaction.
+The ledger item is put only if its request id has none yet, so a redelivered event writes
+nothing twice. Counters are added in one of two ways, and both keep them equal to the sum of
+the ledger:
+
+- with the ledger item, in one TransactWriteItems (`record`): the router's own path when the
+  queue is down, one request at a time;
+- once per batch of events (usage.batches, the aggregator): the ledger item carries the claim
+  of the batch that will count it, and the batch adds each counter once, however many of its
+  events share it. docs/accounting.md says why.
+
+An event that carries budget reservations (an asynchronous job's) settles them in the
+transaction that puts its ledger item, on either path.
 
 UsageTable layout (pk / sk):
   REQ#<request id> / LEDGER                     the ledger item (TTL `expires_at`); with a
@@ -24,15 +32,18 @@ UsageTable layout (pk / sk):
   FEEDBACK         / <task>#<model>             users' ratings (see store.usage.record_feedback)
   CACHE#<tenant>   / <request hash>             a cached response (store.responses, TTL)
   BUDGET#<scope>   / DAY#<d> | MONTH#<m>        budget windows (store.budgets)
+  BATCH#<batch id> / SEAL | DONE                what one aggregator batch counts and how far
+                                                it got (usage.batches, TTL 15 days)
 """
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any, Literal
 
 from modelyard.store.budgets import settle_update
-from modelyard.store.dynamo import to_item
+from modelyard.store.dynamo import from_item, to_item
 from modelyard.usage.events import UsageEvent
 
 LEDGER_RETENTION_SECONDS = 400 * 24 * 3600
@@ -55,16 +66,16 @@ def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
         if attempt.status == "skipped":
             continue
         entry = stats.setdefault(
-            attempt.model, {":attempts": 0, ":errors": 0, ":ttft": 0, ":ttft_n": 0}
+            attempt.model, {"attempts": 0, "errors": 0, "ttft_ms_sum": 0, "ttft_count": 0}
         )
-        entry[":attempts"] += 1
+        entry["attempts"] += 1
         if attempt.status == "error":
-            entry[":errors"] += 1
+            entry["errors"] += 1
     if event.model in stats and event.status != "failed":
         served = stats[event.model]
         first_token = event.ttft_ms if event.ttft_ms is not None else event.latency_ms
-        served[":ttft"] += first_token
-        served[":ttft_n"] += 1
+        served["ttft_ms_sum"] += first_token
+        served["ttft_count"] += 1
     return stats
 
 
@@ -98,83 +109,132 @@ def ledger_item(event: UsageEvent, now: float | None = None) -> dict[str, Any]:
     }
 
 
+def counter_amounts(event: UsageEvent) -> dict[str, int | Decimal]:
+    """What one request adds to each of its counters (`counter_keys`)."""
+    amounts: dict[str, int | Decimal] = {
+        "cost_usd": event.cost_usd,
+        "requests": 1,
+        "input_tokens": event.input_tokens,
+        "output_tokens": event.output_tokens,
+        "failed_requests": 0 if event.status in ("ok", "partial") else 1,
+    }
+    if event.cache in ("hit", "miss"):  # only where the cache applied: other counters unchanged
+        amounts["cache_hits" if event.cache == "hit" else "cache_misses"] = 1
+    if event.saved_usd:
+        amounts["saved_usd"] = event.saved_usd
+    return amounts
+
+
+def deltas(event: UsageEvent) -> dict[tuple[str, str], dict[str, int | Decimal]]:
+    """Every item (pk, sk) one request ADDs to, health windows included, and the amounts."""
+    hour = event.created_at[:13]  # YYYY-MM-DDTHH
+    found: dict[tuple[str, str], dict[str, int | Decimal]] = {
+        (HEALTH_PK, f"{hour}#{model}"): dict(stats)
+        for model, stats in health_updates(event).items()
+    }
+    amounts = counter_amounts(event)
+    for key in counter_keys(event):
+        found[key] = dict(amounts)
+    return found
+
+
+def add_update(
+    table: str, key: tuple[str, str], amounts: dict[str, int | Decimal], now: float
+) -> dict[str, Any]:
+    """The Update that ADDs `amounts` to the item at `key` (a health window also gets its TTL)."""
+    names = sorted(amounts)
+    values: dict[str, Any] = {f":{name}": amounts[name] for name in names}
+    update = "ADD " + ", ".join(f"{name} :{name}" for name in names)
+    if key[0] == HEALTH_PK:
+        update += " SET expires_at = :expires"
+        values[":expires"] = int(now + HEALTH_RETENTION_SECONDS)
+    return {
+        "TableName": table,
+        "Key": to_item({"pk": key[0], "sk": key[1]}),
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": to_item(values),
+    }
+
+
 def transaction(
-    table: str, event: UsageEvent, lapsed: frozenset[int] = frozenset()
+    table: str,
+    event: UsageEvent,
+    lapsed: frozenset[int] = frozenset(),
+    claim: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The TransactWriteItems items that record `event`; its reservations come last (those
-    numbered in `lapsed` had expired: their cost is added without a reservation to replace)."""
-    amounts = {
-        ":cost": event.cost_usd,
-        ":requests": 1,
-        ":input": event.input_tokens,
-        ":output": event.output_tokens,
-        ":failed": 0 if event.status in ("ok", "partial") else 1,
+    numbered in `lapsed` had expired: their cost is added without a reservation to replace).
+
+    With a `claim` (usage.batches) the ledger item carries it and the counters are left out:
+    the claiming batch adds them, once per batch.
+    """
+    now = time.time()
+    put = {
+        "TableName": table,
+        "Item": to_item({**ledger_item(event, now), **(claim or {})}),
+        "ConditionExpression": "attribute_not_exists(pk)",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
-    update = (
-        "ADD cost_usd :cost, requests :requests, input_tokens :input, "
-        "output_tokens :output, failed_requests :failed"
-    )
-    if event.cache in ("hit", "miss"):  # only where the cache applied: other counters unchanged
-        amounts[":lookup"] = 1
-        update += ", cache_hits :lookup" if event.cache == "hit" else ", cache_misses :lookup"
-    if event.saved_usd:
-        amounts[":saved"] = event.saved_usd
-        update += ", saved_usd :saved"
-    items: list[dict[str, Any]] = [
-        {
-            "Put": {
-                "TableName": table,
-                "Item": to_item(ledger_item(event)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-    ]
-    hour = event.created_at[:13]  # YYYY-MM-DDTHH
-    expires = int(time.time() + HEALTH_RETENTION_SECONDS)
-    for model, stats in health_updates(event).items():
-        items.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": to_item({"pk": HEALTH_PK, "sk": f"{hour}#{model}"}),
-                    "UpdateExpression": "ADD attempts :attempts, errors :errors, "
-                    "ttft_ms_sum :ttft, ttft_count :ttft_n SET expires_at = :expires",
-                    "ExpressionAttributeValues": to_item({**stats, ":expires": expires}),
-                }
-            }
-        )
-    for pk, sk in counter_keys(event):
-        items.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": to_item({"pk": pk, "sk": sk}),
-                    "UpdateExpression": update,
-                    "ExpressionAttributeValues": to_item(amounts),
-                }
-            }
-        )
+    items: list[dict[str, Any]] = [{"Put": put}]
+    if claim is None:
+        items += [
+            {"Update": add_update(table, key, amounts, now)}
+            for key, amounts in deltas(event).items()
+        ]
     for i, reservation in enumerate(event.reservations):
         settle = settle_update(table, reservation, event.request_id, event.cost_usd, i in lapsed)
         items.append({"Update": settle})
     return items
 
 
-def record(client: Any, table: str, event: UsageEvent) -> Literal["recorded", "duplicate"]:
-    """Write `event` once; a second delivery of the same request id is a no-op."""
+def write_ledger(
+    client: Any, table: str, event: UsageEvent, claim: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Write `event`'s ledger item unless its request id has one; None when written, else the
+    item that was there (as DynamoDB returned it). Reservations settle with the ledger item,
+    and, without a `claim`, the counters are added with it too."""
     lapsed: frozenset[int] = frozenset()
+    if claim is not None and not event.reservations:  # one item: no transaction needed
+        [item] = transaction(table, event, claim=claim)
+        try:
+            client.put_item(**item["Put"])
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            return _existing(client, table, event, exc.response.get("Item"))
+        return None
     while True:
-        items = transaction(table, event, lapsed)
+        items = transaction(table, event, lapsed, claim)
         try:
             client.transact_write_items(TransactItems=items)
         except client.exceptions.TransactionCanceledException as exc:
-            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [r.get("Code") for r in reasons]
             if codes and codes[0] == "ConditionalCheckFailed":
-                return "duplicate"
+                return _existing(client, table, event, reasons[0].get("Item"))
             first = len(items) - len(event.reservations)
             gone = {i for i, code in enumerate(codes[first:]) if code == "ConditionalCheckFailed"}
             if not gone - lapsed:
                 raise
             lapsed |= gone  # ends: each retry has more unconditional updates, none fewer
             continue
-        return "recorded"
+        return None
+
+
+def _existing(
+    client: Any, table: str, event: UsageEvent, item: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The ledger item a failed put found (read again if the error did not carry it)."""
+    if item is None:
+        item = client.get_item(
+            TableName=table, Key=ledger_key(event.request_id), ConsistentRead=True
+        ).get("Item", {})
+    return from_item(item or {})
+
+
+def ledger_key(request_id: str) -> dict[str, Any]:
+    return to_item({"pk": f"REQ#{request_id}", "sk": "LEDGER"})
+
+
+def record(client: Any, table: str, event: UsageEvent) -> Literal["recorded", "duplicate"]:
+    """Write `event` once, counters included; a second delivery of the same request id is a
+    no-op. The router's own path when the queue is down (the aggregator uses usage.batches)."""
+    return "recorded" if write_ledger(client, table, event) is None else "duplicate"
