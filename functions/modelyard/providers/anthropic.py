@@ -241,6 +241,7 @@ class _StreamTranslator(StreamTranslator):
             self.out.id = message.get("id", "")
             self.out.model = message.get("model", "")
             self.usage.update(message.get("usage") or {})
+            self.state.started_usage = usage_from_anthropic(self.usage)
             return [self.start()]
         if kind == "content_block_start":
             block = event.get("content_block") or {}

@@ -28,6 +28,9 @@ class StreamState:
     """Filled in by an adapter while it streams: what the gateway needs once the stream ends."""
 
     usage: TokenUsage | None = None
+    #: what the upstream reported as the stream began (Anthropic's `message_start`: exact input
+    #: and cache counts), for billing a stream cut before its final usage
+    started_usage: TokenUsage | None = None
     #: the upstream's usage-only final chunk (choices empty), held back for the gateway to emit
     usage_chunk: dict[str, Any] | None = None
     finish_reason: str | None = None
