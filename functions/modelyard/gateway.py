@@ -187,13 +187,12 @@ class Gateway:
         # a job counts against the key's rate limits like any request (its estimate stays)
         estimate = features.estimated_input_tokens + (features.max_output_tokens or 0)
         await self._rate_limit(ctx, estimate)
-        await self._admit(ctx, plan, body, hold_seconds=JOB_HOLD_SECONDS)
-        reservations = ctx.admission.reservations if ctx.admission is not None else []
         try:
+            await self._admit(ctx, plan, body, hold_seconds=JOB_HOLD_SECONDS)
+            reservations = ctx.admission.reservations if ctx.admission is not None else []
             return await asyncio.to_thread(jobs.start, plan, body, key, request_id, reservations)
         except BaseException:
-            if ctx.admission is not None and self.budgets is not None:
-                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+            await self._release(ctx)
             raise
 
     async def tenant_usage(
@@ -257,7 +256,11 @@ class Gateway:
         hit = await self._cache_lookup(ctx, body, cache_control, header_policy)
         if hit is not None:
             return await self._serve_hit(ctx, plan, body, hit)
-        await self._admit(ctx, plan, body)
+        try:
+            await self._admit(ctx, plan, body)
+        except GatewayError:
+            await self._release(ctx)
+            raise
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
         return await self._complete(
@@ -458,10 +461,17 @@ class Gateway:
         if ctx.admission is not None and self.budgets is not None:
             await asyncio.to_thread(self.budgets.settle, ctx.admission, event.cost_usd)
 
+    async def _release(self, ctx: RequestContext) -> None:
+        """A request refused before any upstream call: its reservations and the tokens its
+        rate ticket counted are given back (the request itself still counts)."""
+        if ctx.rate is not None and self.rate_limits is not None:
+            await asyncio.to_thread(self.rate_limits.settle, ctx.rate, 0)
+        if ctx.admission is not None and self.budgets is not None:
+            await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+
     async def _publish_failure(self, ctx: RequestContext, plan: RoutePlan) -> None:
         if not ctx.execution.reached_upstream:
-            if ctx.admission is not None and self.budgets is not None:
-                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+            await self._release(ctx)
             return
         last = ctx.execution.attempts[-1] if ctx.execution.attempts else None
         candidate = next(

@@ -179,3 +179,13 @@ def test_aggregator_keeps_model_health_that_the_router_reads_back(stack: LocalSt
     assert health[flaky].error_rate == 1.0
     assert health[steady].error_rate == 0.0
     assert health[steady].ttft_ms == 700
+
+
+def test_a_client_that_went_away_is_not_a_failed_request(stack: LocalStack):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    cancelled = usage_event(tenant, 0).model_copy(update={"status": "cancelled"})
+    failed = usage_event(tenant, 1).model_copy(update={"status": "failed"})
+    handler(sqs_batch([cancelled, failed]), None)
+    _, counters = tenant_items(tenant)
+    assert counters["DAY#2026-11-24"]["requests"] == 2
+    assert counters["DAY#2026-11-24"]["failed_requests"] == 1

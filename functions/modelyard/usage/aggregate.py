@@ -108,7 +108,7 @@ def transaction(
         ":requests": 1,
         ":input": event.input_tokens,
         ":output": event.output_tokens,
-        ":failed": 0 if event.status in ("ok", "partial") else 1,
+        ":failed": 1 if event.status == "failed" else 0,  # a client gone is not a failure
     }
     update = (
         "ADD cost_usd :cost, requests :requests, input_tokens :input, "
