@@ -29,9 +29,11 @@ UsageTable layout (pk / sk):
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 from modelyard.store.budgets import settle_update
+from modelyard.store.contention import Backoff, cancellation_reasons, transient
 from modelyard.store.dynamo import to_item
 from modelyard.usage.events import UsageEvent
 
@@ -160,21 +162,35 @@ def transaction(
     return items
 
 
-def record(client: Any, table: str, event: UsageEvent) -> Literal["recorded", "duplicate"]:
-    """Write `event` once; a second delivery of the same request id is a no-op."""
+def record(
+    client: Any, table: str, event: UsageEvent, backoff: Backoff | None = None
+) -> Literal["recorded", "duplicate"]:
+    """Write `event` once; a second delivery of the same request id is a no-op. DynamoDB's
+    transaction conflicts, throttling, 500s and timeouts are retried with backoff (see
+    store.contention): a retry is safe, the ledger put's condition makes it once."""
+    backoff = replace(backoff, waited=0) if backoff is not None else Backoff()
     lapsed: frozenset[int] = frozenset()
     while True:
         items = transaction(table, event, lapsed)
         try:
             client.transact_write_items(TransactItems=items)
         except client.exceptions.TransactionCanceledException as exc:
-            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            codes = cancellation_reasons(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return "duplicate"
             first = len(items) - len(event.reservations)
             gone = {i for i, code in enumerate(codes[first:]) if code == "ConditionalCheckFailed"}
+            if transient(exc):
+                lapsed |= gone
+                backoff.wait(exc)
+                continue
             if not gone - lapsed:
                 raise
             lapsed |= gone  # ends: each retry has more unconditional updates, none fewer
+            continue
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            backoff.wait(exc)
             continue
         return "recorded"
