@@ -32,6 +32,7 @@ from modelyard.errors import (
 )
 from modelyard.jobs import JOB_HOLD_SECONDS, JobService, require_jobs
 from modelyard.pricing.ceiling import worst_case_cost
+from modelyard.pricing.invoices import invoices, provider_cost
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.providers.base import ChatResult
 from modelyard.resilience.executor import Execution, FallbackExecutor
@@ -50,7 +51,7 @@ from modelyard.store.health import HealthRepository
 from modelyard.store.responses import CachedResponse, ResponseCacheStore
 from modelyard.store.usage import UsageRepository
 from modelyard.stream_relay import StreamRelay, frames
-from modelyard.usage.events import AttemptRecord, UsageEvent
+from modelyard.usage.events import UsageEvent
 from modelyard.usage.metrics import emit_budget_use
 from modelyard.usage.publisher import UsagePublisher
 
@@ -97,6 +98,8 @@ class RequestContext:
     #: the response cache's decision (None: caching does not apply) and its outcome
     cache: cache_policy.CacheDecision | None = None
     cache_status: str | None = None
+    #: the planner's estimate of the prompt's tokens (prices attempts abandoned in flight)
+    input_estimate: int = 0
 
     @property
     def day(self) -> str:
@@ -250,6 +253,7 @@ class Gateway:
     ) -> ChatResponse | StreamResponse:
         ctx = RequestContext(request_id, key)
         plan, features = await self.plan(body, key, header_policy)
+        ctx.input_estimate = features.estimated_input_tokens
         await self._rate_limit(
             ctx, features.estimated_input_tokens + (features.max_output_tokens or 0)
         )
@@ -490,7 +494,10 @@ class Gateway:
         usage: TokenUsage,
         cost: Decimal,
         ttft_ms: int | None = None,
+        estimated: bool = False,
     ) -> UsageEvent:
+        served = (candidate.model.id, usage, estimated) if status != "failed" else None
+        attempts = invoices(ctx.execution.attempts, plan.candidates, served, ctx.input_estimate)
         return UsageEvent(
             request_id=ctx.request_id,
             tenant=ctx.key.tenant,
@@ -508,10 +515,12 @@ class Gateway:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             cost_usd=cost,
+            provider_cost_usd=provider_cost(attempts),
+            usage_estimated=estimated,
             price_version=candidate.price.version,
             latency_ms=round((time.monotonic() - ctx.started) * 1000),
             ttft_ms=ttft_ms,
-            attempts=[AttemptRecord(**a.as_dict()) for a in ctx.execution.attempts],
+            attempts=attempts,
             cache=ctx.cache_status,  # type: ignore[arg-type]
         )
 
@@ -581,9 +590,9 @@ class _StreamBook:
     ) -> Decimal:
         cost = cost_usd(usage, self.candidate.price)
         event = self.gateway._event(
-            self.ctx, self.plan, self.candidate, status, usage, cost, ttft_ms
+            self.ctx, self.plan, self.candidate, status, usage, cost, ttft_ms, estimated
         )
-        event.usage_estimated, event.stream = estimated, True
+        event.stream = True
         await self.gateway._account(self.ctx, event)
         return cost
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from modelyard.catalog import Model, Provider
 from modelyard.cli import _offline_catalog
 from modelyard.errors import CircuitOpen, GatewayError, RateLimited, UpstreamFailed
 from modelyard.pricing.prices import TokenUsage
-from modelyard.providers.base import ChatResult
+from modelyard.providers.base import ChatResult, StreamState
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.resilience.breaker import CircuitBreaker
 from modelyard.resilience.executor import Execution, FallbackExecutor
@@ -141,3 +142,61 @@ def test_every_outcome_of_a_half_open_trial_ends_it(outcome: Any):
     with contextlib.suppress(BaseException):
         run(Refusing({"gpt-4o": outcome}), "gpt-4o", [], breaker)
     assert breaker.allows("gpt-4o"), "the next request must be able to try again"
+
+
+class Simultaneous:
+    """Both hedged candidates answer in the same loop turn: the backup's call releases both."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.closed: list[str] = []
+
+    async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
+        if model.id == "qwen3-32b":
+            self.go.set()
+        await self.go.wait()
+        return ChatResult({"choices": [], "model": model.id}, TokenUsage(10, len(model.id)))
+
+    async def stream(
+        self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
+    ) -> Any:
+        try:
+            if model.id == "qwen3-32b":
+                self.go.set()
+            await self.go.wait()
+            yield b'{"choices":[]}'
+            await asyncio.sleep(3600)
+        finally:
+            self.closed.append(model.id)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_hedged_answers_in_one_loop_turn_serve_the_primary_and_close_the_other(stream: bool):
+    body = {
+        "model": "deepseek-v4-flash",
+        "messages": [{"role": "user", "content": "hi"}],
+        "modelyard": {"fallbacks": ["qwen3-32b"]},
+    }
+    plan = plan_route(
+        RouteRequest.from_body(body), RequestFeatures.from_chat(body), _offline_catalog()
+    )
+    fast = [replace(c, estimated_latency_ms=1, expected_ttft_ms=1) for c in plan.candidates]
+    adapter = Simultaneous()
+    executor = FallbackExecutor(lambda wire: adapter)  # type: ignore[arg-type, return-value]
+    execution = Execution()
+
+    async def go() -> str:
+        if stream:
+            start = await executor.open_stream(fast, body, execution, hedge=True)
+            await start.chunks.aclose()  # type: ignore[attr-defined]
+            return start.candidate.model.id
+        candidate, _ = await executor.chat(fast, body, execution, hedge=True)
+        return candidate.model.id
+
+    assert asyncio.run(go()) == "deepseek-v4-flash"
+    lost = [a for a in execution.attempts if a.model == "qwen3-32b"]
+    assert [(a.status, a.error_type) for a in lost] == [("cancelled", "hedge_lost")]
+    if stream:
+        assert "qwen3-32b" in adapter.closed
+    else:
+        assert lost[0].usage == TokenUsage(10, len("qwen3-32b")), "its exact usage is priced"

@@ -25,6 +25,7 @@ from modelyard.errors import (
     RateLimited,
     UpstreamFailed,
 )
+from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
     ChatResult,
     EmbeddingAdapter,
@@ -47,6 +48,8 @@ class Attempt:
     http_status: int | None = None
     #: the upstream's Retry-After (seconds), when it sent one
     retry_after: float | None = None
+    #: the exact usage of an answer that was not served (a hedge's finished loser)
+    usage: TokenUsage | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -236,14 +239,16 @@ class FallbackExecutor:
                 return result
             return await self._candidate(backup, execution, deadline, attempt)
         second = asyncio.create_task(self._candidate(backup, execution, deadline, attempt))
+        order = [first, second]
         pending = {first, second}
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    result = task.result()
-                    if result is not _FAILED:
-                        return result
+                answers = [t.result() for t in order if t in done and t.result() is not _FAILED]
+                if answers:  # both in one loop turn: the primary's is served, the other closed
+                    for loser in answers[1:]:
+                        await _discard(loser, execution)
+                    return answers[0]
             return _FAILED
         finally:
             for task in pending:
@@ -367,6 +372,22 @@ def _embed_of(adapter: ProviderAdapter) -> Callable[..., Awaitable[ChatResult]]:
     if not isinstance(adapter, EmbeddingAdapter):
         raise UpstreamError(ErrorKind.BAD_REQUEST, "this provider's API has no embeddings")
     return adapter.embed
+
+
+async def _discard(answer: object, execution: Execution) -> None:
+    """A hedge's other answer, finished in the same loop turn as the served one: its attempt
+    becomes a lost hedge (with its exact usage when it has one, the provider bills it) and
+    its stream, if it is one, is closed now rather than by the garbage collector."""
+    if isinstance(answer, StreamStart):
+        candidate, usage = answer.candidate, None
+        await _close(answer.chunks)
+    else:
+        candidate, result = cast(tuple[Candidate, ChatResult], answer)
+        usage = result.usage
+    for record in reversed(execution.attempts):
+        if record.model == candidate.model.id and record.status == "ok":
+            record.status, record.error_type, record.usage = "cancelled", "hedge_lost", usage
+            return
 
 
 def _check_first_chunk(chunk: bytes) -> None:

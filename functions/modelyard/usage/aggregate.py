@@ -11,9 +11,11 @@ UsageTable layout (pk / sk):
                                                 `ledger_sk` = <request id>: the sparse index
                                                 LEDGER_INDEX that re-pricing walks
   TENANT#<tenant>  / DAY#<d>                    tenant totals (every counter: cost_usd,
-                                                requests, tokens, failed_requests; where
-                                                the response cache applied also cache_hits,
-                                                cache_misses and saved_usd)
+                                                provider_cost_usd (what the providers
+                                                invoice, pricing.invoices), requests,
+                                                tokens, failed_requests; where the response
+                                                cache applied also cache_hits, cache_misses
+                                                and saved_usd)
   TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
   TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day
   ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
@@ -107,13 +109,15 @@ def transaction(
     numbered in `lapsed` had expired: their cost is added without a reservation to replace)."""
     amounts = {
         ":cost": event.cost_usd,
+        ":provider_cost": event.provider_cost_usd,
         ":requests": 1,
         ":input": event.input_tokens,
         ":output": event.output_tokens,
         ":failed": 1 if event.status == "failed" else 0,  # a client gone is not a failure
     }
     update = (
-        "ADD cost_usd :cost, requests :requests, input_tokens :input, "
+        "ADD cost_usd :cost, provider_cost_usd :provider_cost, requests :requests, "
+        "input_tokens :input, "
         "output_tokens :output, failed_requests :failed"
     )
     if event.cache in ("hit", "miss"):  # only where the cache applied: other counters unchanged
