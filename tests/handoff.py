@@ -95,10 +95,12 @@ class LastByteRecorder:
 class HandoffGateway:
     """A gateway of its own over the stack's AWS, served with both recorders."""
 
-    def __init__(self) -> None:
+    def __init__(self, publisher: UsagePublisher | None = None) -> None:
+        """`publisher`: the one to record through (default: the gateway's own)."""
         self.log = HandoffLog()
         self.gateway = build_gateway(get_settings())
-        self.gateway.publisher = RecordingPublisher(self.gateway.publisher, self.log)  # type: ignore[assignment]
+        inner = publisher or self.gateway.publisher
+        self.gateway.publisher = RecordingPublisher(inner, self.log)  # type: ignore[assignment]
         self.app = create_app(gateway=self.gateway)
         port = free_port()
         self.server = ServerThread(LastByteRecorder(self.app, self.log), port).start()

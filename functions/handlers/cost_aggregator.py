@@ -25,11 +25,17 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process(event, context, aws.client("dynamodb"))
+
+
+def process(event: dict[str, Any], context: Any, dynamodb: Any) -> dict[str, Any]:
+    """The batch against the DynamoDB client `dynamodb` (tests pass one that fails as real
+    DynamoDB does)."""
     metrics = BatchMetrics()
 
     def record_handler(record: SQSRecord) -> str:
         usage = UsageEvent.model_validate_json(record.body)
-        outcome = aggregate.record(aws.client("dynamodb"), get_settings().usage_table, usage)
+        outcome = aggregate.record(dynamodb, get_settings().usage_table, usage)
         if outcome == "recorded":
             metrics.add(usage)
         return outcome

@@ -65,6 +65,8 @@ EXPECTED: dict[str, Grants] = {
     },
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
+        # the job's request and answer (JOB# items only)
+        "UsageTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
         "BedrockFoundationModel": BEDROCK_INVOKE,
         "BedrockInferenceProfile": BEDROCK_INVOKE,
