@@ -93,7 +93,7 @@ async def messages(request: Request) -> Response:
         return anthropic_error(exc)
     if isinstance(outcome, StreamResponse):
         events = _message_events(outcome.chunks, MessageEventWriter(message_id))
-        return EventStreamResponse(events, headers=outcome.headers)
+        return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
     return AccountedResponse(
         message_from_openai(outcome.body, message_id), outcome.headers, outcome.accounting
     )
