@@ -92,16 +92,21 @@ def completion(
     return ChatResult(body=body, usage=usage)
 
 
+def prompt_details(usage: TokenUsage) -> dict[str, int]:
+    """OpenAI's `prompt_tokens_details`; prompt-cache writes, where there are any, ride along
+    as `cache_write_tokens` (not OpenAI's field: SDKs keep it, /v1/messages reports it)."""
+    details = {"cached_tokens": usage.cached_tokens}
+    if usage.cache_write_tokens:
+        details["cache_write_tokens"] = usage.cache_write_tokens
+    return details
+
+
 def openai_usage(usage: TokenUsage) -> dict[str, Any]:
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
-        # cache writes are not OpenAI's field; SDKs keep it, and /v1/messages reports it
-        "prompt_tokens_details": {
-            "cached_tokens": usage.cached_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-        },
+        "prompt_tokens_details": prompt_details(usage),
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
