@@ -154,7 +154,7 @@ def faulty() -> Iterator[tuple[FaultyDynamoDB, FaultyDynamoDB, FaultySender]]:
 def ledger_of(tenants: set[str], day: str, models: list[str]) -> dict[str, dict[str, Any]]:
     """The tenants' ledger items of `day` by request id, found through the ledger index (a
     scan of the whole table is more than moto answers in time here)."""
-    client, table = aws.client("dynamodb"), get_settings().usage_table
+    client, table = patient_reader(), get_settings().usage_table
     ids = {
         item["request_id"]
         for model in models
@@ -180,8 +180,17 @@ def ledger_of(tenants: set[str], day: str, models: list[str]) -> dict[str, dict[
     return found
 
 
+def patient_reader() -> Any:
+    """A DynamoDB client that waits for moto: a query over the ledger index walks the whole
+    table, which on a busy machine takes longer than the gateway's 5 s read timeout."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("dynamodb", config=Config(read_timeout=300, retries={"max_attempts": 2}))
+
+
 def item_at(pk: str, sk: str) -> dict[str, Any]:
-    response = aws.client("dynamodb").get_item(
+    response = patient_reader().get_item(
         TableName=get_settings().usage_table, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=True
     )
     return from_item(response.get("Item") or {})
