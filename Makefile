@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test soak lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/modelyard serve
 
+# The soak (tests/soak/test_soak.py) runs 400 mixed requests here, about a minute on moto;
+# `make soak` runs the full 2,000 (moto's transactions make that minutes, not seconds).
 test: $(STAMP) lint
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/python -m pytest
+	MODELYARD_SOAK_REQUESTS=$${MODELYARD_SOAK_REQUESTS:-400} $(BIN)/python -m pytest
+
+soak: $(STAMP)
+	MODELYARD_SOAK_REQUESTS=2000 $(BIN)/python -m pytest tests/soak/test_soak.py -s -p no:logging
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions tests bench scripts

@@ -1,11 +1,12 @@
 """One upstream attempt of a durable job, as a Step Functions Task.
 
-Input: `{"model": "<model id>", "body": {<chat completion request>}, "day": "YYYY-MM-DD"}`.
-Output: the model and provider that answered, the OpenAI-shaped completion, its usage in the
-UsageEvent's token fields, its latency and its exact cost (infra/statemachine/fallback.asl.json
-reads these names). A failure raises an error named by the taxonomy (`rate_limited`,
-`server_error`, ...), which is what the state machine's Retry `ErrorEquals` and Catch match
-on; the retry policy itself lives in the state machine.
+Input: `{"job_id": "<job>", "model": "<model id>", "day": "YYYY-MM-DD"}`; the request is read
+from the job item and the completion written back into it (modelyard.jobs: the execution's
+state never holds either, so it stays far below Step Functions' 256 KiB). Output: the model
+and provider that answered, its usage in the UsageEvent's token fields, its latency and its
+exact cost (infra/statemachine/fallback.asl.json reads these names). A failure raises an
+error named by the taxonomy (`rate_limited`, `server_error`, ...), which is what the state
+machine's Retry `ErrorEquals` and Catch match on; the retry policy lives in the state machine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from modelyard import aws
+from modelyard.jobs import job_body, store_completion
 from modelyard.pricing.prices import cost_usd, format_usd, today
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.registry import adapter_for
@@ -43,17 +45,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if model is None:
         raise ATTEMPT_ERRORS[ErrorKind.NOT_FOUND](f"unknown model {event.get('model')!r}")
     provider = catalog.provider_of(model)
+    dynamodb, table = aws.client("dynamodb"), get_settings().usage_table
+    body = job_body(dynamodb, table, str(event["job_id"]))
     started = time.monotonic()
     try:
-        result = asyncio.run(adapter_for(provider.wire).chat(provider, model, event["body"]))
+        result = asyncio.run(adapter_for(provider.wire).chat(provider, model, body))
     except UpstreamError as exc:
         raise ATTEMPT_ERRORS[exc.kind](exc.message) from None
+    store_completion(dynamodb, table, str(event["job_id"]), result.body)
     price = catalog.price(model.id, event.get("day") or today())
     cost = cost_usd(result.usage, price) if price else None
     return {
         "model": model.id,
         "provider": provider.id,
-        "completion": result.body,
         "usage": asdict(result.usage),
         "latency_ms": round((time.monotonic() - started) * 1000),
         "cost_usd": None if cost is None else format_usd(cost),

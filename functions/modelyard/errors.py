@@ -83,6 +83,14 @@ class UpstreamFailed(GatewayError):
     code = "all_upstreams_failed"
 
 
+class CircuitOpen(GatewayError):
+    """The requested model's circuit is open: try again after `Retry-After`."""
+
+    status = 503
+    type = "upstream_error"
+    code = "circuit_open"
+
+
 class DeadlineExceeded(GatewayError):
     status = 504
     type = "timeout_error"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import uuid
@@ -19,13 +18,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import anyio
-
 from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
 from modelyard.auth.ratelimits import RateLimiter, RateTicket
 from modelyard.cache import policy as cache_policy
-from modelyard.cache.replay import StreamAssembler, replay
+from modelyard.cache.replay import replay
 from modelyard.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -34,10 +31,11 @@ from modelyard.errors import (
     PermissionDenied,
 )
 from modelyard.jobs import JOB_HOLD_SECONDS, JobService, require_jobs
+from modelyard.pricing.ceiling import worst_case_cost
+from modelyard.pricing.invoices import invoices, provider_cost
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
-from modelyard.providers.base import ChatResult, StreamState, openai_usage
-from modelyard.providers.errors import UpstreamError
-from modelyard.resilience.executor import Execution, FallbackExecutor, StreamStart
+from modelyard.providers.base import ChatResult
+from modelyard.resilience.executor import Execution, FallbackExecutor
 from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.resilience.shared_breaker import SharedBreaker
 from modelyard.routing.planner import (
@@ -53,7 +51,8 @@ from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
 from modelyard.store.responses import CachedResponse, ResponseCacheStore
 from modelyard.store.usage import UsageRepository
-from modelyard.usage.events import AttemptRecord, UsageEvent
+from modelyard.stream_relay import StreamRelay, frames
+from modelyard.usage.events import UsageEvent
 from modelyard.usage.metrics import emit_budget_use
 from modelyard.usage.publisher import UsagePublisher
 
@@ -100,6 +99,8 @@ class RequestContext:
     #: the response cache's decision (None: caching does not apply) and its outcome
     cache: cache_policy.CacheDecision | None = None
     cache_status: str | None = None
+    #: the planner's estimate of the prompt's tokens (prices attempts abandoned in flight)
+    input_estimate: int = 0
 
     @property
     def day(self) -> str:
@@ -190,19 +191,12 @@ class Gateway:
         # a job counts against the key's rate limits like any request (its estimate stays)
         estimate = features.estimated_input_tokens + (features.max_output_tokens or 0)
         await self._rate_limit(ctx, estimate)
-        await self._admit(
-            ctx,
-            plan,
-            features.estimated_input_tokens,
-            features.max_output_tokens,
-            hold_seconds=JOB_HOLD_SECONDS,
-        )
-        reservations = ctx.admission.reservations if ctx.admission is not None else []
         try:
+            await self._admit(ctx, plan, body, hold_seconds=JOB_HOLD_SECONDS)
+            reservations = ctx.admission.reservations if ctx.admission is not None else []
             return await asyncio.to_thread(jobs.start, plan, body, key, request_id, reservations)
         except BaseException:
-            if ctx.admission is not None and self.budgets is not None:
-                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+            await self._release(ctx)
             raise
 
     async def tenant_usage(
@@ -260,13 +254,18 @@ class Gateway:
     ) -> ChatResponse | StreamResponse:
         ctx = RequestContext(request_id, key)
         plan, features = await self.plan(body, key, header_policy)
+        ctx.input_estimate = features.estimated_input_tokens
         await self._rate_limit(
             ctx, features.estimated_input_tokens + (features.max_output_tokens or 0)
         )
         hit = await self._cache_lookup(ctx, body, cache_control, header_policy)
         if hit is not None:
             return await self._serve_hit(ctx, plan, body, hit)
-        await self._admit(ctx, plan, features.estimated_input_tokens, features.max_output_tokens)
+        try:
+            await self._admit(ctx, plan, body)
+        except GatewayError:
+            await self._release(ctx)
+            raise
         if body.get("stream"):
             return await self._stream(body, ctx, plan, features)
         return await self._complete(
@@ -325,71 +324,9 @@ class Gateway:
             await self._publish_failure(ctx, plan)
             raise
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        chunks = self._relay(ctx, plan, features, start, include_usage)
-        return StreamResponse(chunks, self._headers(ctx, plan, start.candidate))
-
-    async def _relay(
-        self,
-        ctx: RequestContext,
-        plan: RoutePlan,
-        features: RequestFeatures,
-        start: StreamStart,
-        include_usage: bool,
-    ) -> AsyncIterator[bytes]:
-        """SSE bytes for the client; records exactly one usage event however the stream ends.
-
-        The event is published after the last byte (`[DONE]`), so accounting never delays the
-        client, and still before the generator ends, so the response (and the Lambda
-        invocation) lasts until it is recorded; a cut or cancelled stream publishes on close.
-        """
-        state = start.state
-        status = "cancelled"
-        event: UsageEvent | None = None
-        ttft_ms = round((time.monotonic() - start.started) * 1000)
-        assembler = StreamAssembler() if ctx.cache is not None and ctx.cache.write else None
-        try:
-            try:
-                if assembler is not None:
-                    assembler.feed(start.first_chunk)
-                yield b"data: " + start.first_chunk + b"\n\n"
-                try:
-                    async for chunk in start.chunks:
-                        if assembler is not None:
-                            assembler.feed(chunk)
-                        yield b"data: " + chunk + b"\n\n"
-                except UpstreamError as exc:
-                    status = "partial"
-                    error = {
-                        "message": f"upstream failed mid-stream: {exc.message}",
-                        "type": "upstream_error",
-                        "param": None,
-                        "code": exc.kind.value,
-                    }
-                    yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
-                    return
-                status = "ok"
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await _close(start.chunks)
-                usage, estimated = _stream_usage(state, features)
-                cost = cost_usd(usage, start.candidate.price)
-                event = self._event(ctx, plan, start.candidate, status, usage, cost, ttft_ms)
-                event.usage_estimated = estimated
-                event.stream = True
-            if assembler is not None and not estimated:  # a complete stream with real usage
-                reported = (state.usage_chunk or {}).get("usage") or openai_usage(usage)
-                assembled = assembler.completion(reported)
-                if assembled is not None:
-                    self._cache_store(ctx, start.candidate, assembled, usage, cost)
-            if include_usage:
-                final = dict(state.usage_chunk or _usage_chunk(start.first_chunk, usage))
-                final["modelyard"] = self._meta(ctx, plan, start.candidate, cost)
-                yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
-            yield b"data: [DONE]\n\n"
-        finally:
-            if event is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._account(ctx, event)
+        book = _StreamBook(self, ctx, plan, start.candidate)
+        relay = StreamRelay(start, book, include_usage, features.estimated_input_tokens)
+        return StreamResponse(relay, self._headers(ctx, plan, start.candidate))
 
     # -- response cache (modelyard.cache) ------------------------------------------------------
     async def _cache_lookup(
@@ -452,7 +389,7 @@ class Gateway:
         )
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamResponse(_frames(replay(entry.body, include_usage, meta)), headers)
+            return StreamResponse(frames(replay(entry.body, include_usage, meta)), headers)
         return ChatResponse({**entry.body, "modelyard": meta}, headers)
 
     def _cache_store(
@@ -495,11 +432,11 @@ class Gateway:
         self,
         ctx: RequestContext,
         plan: RoutePlan,
-        input_tokens: int,
-        max_output: int | None,
+        body: dict[str, Any],
         hold_seconds: int | None = None,
     ) -> None:
-        """Reserve the request's worst-case cost in every budget of its key and tenant."""
+        """Reserve the most the request can cost (pricing.ceiling) in every budget of its key
+        and tenant."""
         if self.budgets is None:
             return
         scopes = [(f"KEY#{ctx.key.key_id}", ctx.key.budget)] if ctx.key.budget else []
@@ -508,7 +445,7 @@ class Gateway:
             scopes.append((f"TENANT#{ctx.key.tenant}", tenant_budget))
         if not scopes:
             return
-        estimate = worst_case_cost(plan.candidates, input_tokens, max_output)
+        estimate = worst_case_cost(plan.candidates, body)
         ctx.admission = await asyncio.to_thread(
             self.budgets.admit, ctx.request_id, scopes, estimate, ctx.created_at, hold_seconds
         )
@@ -529,10 +466,17 @@ class Gateway:
         if ctx.admission is not None and self.budgets is not None:
             await asyncio.to_thread(self.budgets.settle, ctx.admission, event.cost_usd)
 
+    async def _release(self, ctx: RequestContext) -> None:
+        """A request refused before any upstream call: its reservations and the tokens its
+        rate ticket counted are given back (the request itself still counts)."""
+        if ctx.rate is not None and self.rate_limits is not None:
+            await asyncio.to_thread(self.rate_limits.settle, ctx.rate, 0)
+        if ctx.admission is not None and self.budgets is not None:
+            await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+
     async def _publish_failure(self, ctx: RequestContext, plan: RoutePlan) -> None:
         if not ctx.execution.reached_upstream:
-            if ctx.admission is not None and self.budgets is not None:
-                await asyncio.to_thread(self.budgets.settle, ctx.admission, Decimal(0))
+            await self._release(ctx)
             return
         last = ctx.execution.attempts[-1] if ctx.execution.attempts else None
         candidate = next(
@@ -551,7 +495,10 @@ class Gateway:
         usage: TokenUsage,
         cost: Decimal,
         ttft_ms: int | None = None,
+        estimated: bool = False,
     ) -> UsageEvent:
+        served = (candidate.model.id, usage, estimated) if status != "failed" else None
+        attempts = invoices(ctx.execution.attempts, plan.candidates, served, ctx.input_estimate)
         return UsageEvent(
             request_id=ctx.request_id,
             tenant=ctx.key.tenant,
@@ -569,10 +516,12 @@ class Gateway:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             cost_usd=cost,
+            provider_cost_usd=provider_cost(attempts),
+            usage_estimated=estimated,
             price_version=candidate.price.version,
             latency_ms=round((time.monotonic() - ctx.started) * 1000),
             ttft_ms=ttft_ms,
-            attempts=[AttemptRecord(**a.as_dict()) for a in ctx.execution.attempts],
+            attempts=attempts,
             cache=ctx.cache_status,  # type: ignore[arg-type]
         )
 
@@ -612,50 +561,6 @@ class Gateway:
         return headers
 
 
-def worst_case_cost(
-    candidates: list[Candidate], input_tokens: int, max_output: int | None
-) -> Decimal | None:
-    """The most this request can cost on any candidate it may fall back to.
-
-    Input is the planner's estimate with half again as margin (the estimate counts characters;
-    some scripts take a token per character); output is the request's cap or the model's.
-    """
-    costs = [
-        cost_usd(
-            TokenUsage(input_tokens * 3 // 2 + 16, max_output or c.model.max_output_tokens),
-            c.price,
-        )
-        for c in candidates
-    ]
-    return max(costs) if costs else None
-
-
-def _stream_usage(state: StreamState, features: RequestFeatures) -> tuple[TokenUsage, bool]:
-    """The provider's usage, or, for a stream cut before it came, an estimate (flagged)."""
-    if state.usage is not None:
-        return state.usage, False
-    return TokenUsage(
-        input_tokens=features.estimated_input_tokens, output_tokens=state.chunks
-    ), True
-
-
-def _usage_chunk(first_chunk: bytes, usage: TokenUsage) -> dict[str, Any]:
-    """A usage chunk in the stream's own id and model, for upstreams that sent none."""
-    first = json.loads(first_chunk)
-    return {
-        "id": first.get("id"),
-        "object": "chat.completion.chunk",
-        "created": first.get("created"),
-        "model": first.get("model"),
-        "choices": [],
-        "usage": {
-            "prompt_tokens": usage.input_tokens,
-            "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-        },
-    }
-
-
 def _is_date(value: str) -> bool:
     try:
         datetime.strptime(value, "%Y-%m-%d")
@@ -668,12 +573,32 @@ def _header_safe(text: str) -> str:
     return text.encode("ascii", "replace").decode()[:300]
 
 
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
+@dataclass(slots=True)
+class _StreamBook:
+    """A stream's outcome, recorded through the gateway (stream_relay.StreamBook)."""
 
+    gateway: Gateway
+    ctx: RequestContext
+    plan: RoutePlan
+    candidate: Candidate
 
-async def _frames(frames: list[bytes]) -> AsyncIterator[bytes]:
-    for frame in frames:
-        yield frame
+    @property
+    def caching(self) -> bool:
+        return self.ctx.cache is not None and self.ctx.cache.write
+
+    async def record(
+        self, status: str, usage: TokenUsage, estimated: bool, ttft_ms: int
+    ) -> Decimal:
+        cost = cost_usd(usage, self.candidate.price)
+        event = self.gateway._event(
+            self.ctx, self.plan, self.candidate, status, usage, cost, ttft_ms, estimated
+        )
+        event.stream = True
+        await self.gateway._account(self.ctx, event)
+        return cost
+
+    def keep(self, completion: dict[str, Any], usage: TokenUsage, cost: Decimal) -> None:
+        self.gateway._cache_store(self.ctx, self.candidate, completion, usage, cost)
+
+    def meta(self, cost: Decimal) -> dict[str, Any]:
+        return self.gateway._meta(self.ctx, self.plan, self.candidate, cost)

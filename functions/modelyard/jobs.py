@@ -9,9 +9,13 @@ usage event carries the reservations, which the aggregator settles as it ledgers
 
 UsageTable item `JOB#<id>` / `JOB`:
   status (running | succeeded | failed), tenant, key_id, request_id, created_at, task,
-  route_reason, candidates, execution_arn, expires_at (TTL); written by the state machine:
-  attempts [{model, provider, status, error_type, message}], model, provider, cost_usd,
-  completion_json, finished_at.
+  route_reason, candidates, body_json (the request), execution_arn, expires_at (TTL);
+  written by the attempt that answers: completion_json; by the state machine: attempts
+  [{model, provider, status, error_type, message}], model, provider, cost_usd, finished_at.
+
+The request and the answer live in the item, never in the execution's state: Step Functions
+fails an execution whose state passes 256 KiB (`States.DataLimitExceeded`, which no Catch
+sees), and a 200 KB request beside a long answer would; the state carries the job id.
 """
 
 from __future__ import annotations
@@ -113,7 +117,6 @@ class JobService:
             "day": created_at.strftime("%Y-%m-%d"),
             "task": plan.task,
             "policy": plan.policy.name if plan.policy else None,
-            "body": body,
             "candidates": candidates,
             "reservations": [
                 {"scope": r.scope, "window": r.window, "amount": str(r.amount)}
@@ -134,6 +137,7 @@ class JobService:
                         "task": plan.task,
                         "route_reason": plan.reason,
                         "candidates": candidates,
+                        "body_json": json.dumps(body, separators=(",", ":")),
                         "expires_at": int(time.time() + JOB_RETENTION_SECONDS),
                     }
                 ),
@@ -177,6 +181,27 @@ class JobService:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item({":failed": "failed", ":error": str(exc)[:1000]}),
         )
+
+
+def job_body(dynamodb: Any, table: str, job_id: str) -> dict[str, Any]:
+    """The request a job was started with (ProviderAttempt reads it from the job item)."""
+    item = dynamodb.get_item(
+        TableName=table, Key=job_key(job_id), ConsistentRead=True, ProjectionExpression="body_json"
+    )["Item"]
+    body: dict[str, Any] = json.loads(from_item(item)["body_json"])
+    return body
+
+
+def store_completion(dynamodb: Any, table: str, job_id: str, completion: dict[str, Any]) -> None:
+    """The answer, into the job item (the state machine's state carries none of it)."""
+    dynamodb.update_item(
+        TableName=table,
+        Key=job_key(job_id),
+        UpdateExpression="SET completion_json = :completion",
+        ExpressionAttributeValues=to_item(
+            {":completion": json.dumps(completion, separators=(",", ":"))}
+        ),
+    )
 
 
 def job_view(job_id: str, item: dict[str, Any]) -> dict[str, Any]:

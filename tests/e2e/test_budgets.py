@@ -14,6 +14,7 @@ from modelyard.auth.admin import create_key
 from modelyard.auth.budgets import Budget, BudgetGuard
 from modelyard.auth.tenants import TenantSettings
 from modelyard.local.stack import LocalStack
+from modelyard.pricing.ceiling import input_token_ceiling
 from modelyard.settings import get_settings
 from modelyard.store.budgets import BudgetStore, Reservation
 from modelyard.store.dynamo import from_item
@@ -26,8 +27,10 @@ BODY = {
     "max_tokens": 20,
     "messages": [{"role": "user", "content": "hello [sim:tokens=20]"}],
 }
-#: worst case of BODY on qwen3-32b ($0.10 in, $0.35 out per M): (~17 * 1.5 + 16) in, 20 out
-WORST_CASE = (Decimal(41) * Decimal("0.10") + Decimal(20) * Decimal("0.35")) / 10**6
+#: the most BODY can cost on qwen3-32b ($0.10 in, $0.35 out per M): its input ceiling, 20 out
+WORST_CASE = (
+    Decimal(input_token_ceiling(BODY)) * Decimal("0.10") + Decimal(20) * Decimal("0.35")
+) / 10**6
 
 
 def key_with(stack: LocalStack, tenant: str, budget: Budget | None) -> str:

@@ -10,6 +10,7 @@ the usage event, and the ledger has exactly one item per request.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 
 import httpx
 import pytest
@@ -107,3 +108,56 @@ def test_a_request_the_upstream_rejects_is_not_retried_or_failed_over(api: httpx
     error = response.json()["error"]
     assert error["code"] == "upstream_bad_request"
     assert [a["error_type"] for a in error["attempts"]] == ["bad_request"]
+
+
+def sse_chunks(response: httpx.Response) -> list[dict]:
+    """Every `data:` frame of an SSE answer but `[DONE]`, parsed (a broken one fails here)."""
+    frames = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert frames[-1] == "[DONE]"
+    return [json.loads(frame) for frame in frames[:-1]]
+
+
+def test_a_malformed_first_stream_chunk_falls_back_before_the_client_sees_it(
+    api: httpx.Client, stack: LocalStack, sim
+):
+    sim.configure_now(faults="qwen3-32b=malformed:1.0")
+    response = chat(api, "qwen3-32b", ["kimi-k2.5"], stream=True)
+    assert response.status_code == 200
+    assert response.headers["x-modelyard-model"] == "kimi-k2.5"
+    chunks = sse_chunks(response)
+    assert all(c.get("model") and "error" not in c for c in chunks)
+    stack.poller.drain()
+    [entry] = ledger_items(response.headers["x-modelyard-request-id"])
+    assert entry["status"] == "ok" and entry["model"] == "kimi-k2.5"
+    assert [a["error_type"] for a in entry["attempts"] if a["model"] == "qwen3-32b"] == [
+        "malformed_response"
+    ] * (len(entry["attempts"]) - 1)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_rate_limits_on_every_candidate_answer_429_with_retry_after(
+    api: httpx.Client, stack: LocalStack, sim, stream: bool
+):
+    sim.configure_now(faults="qwen3-32b=429:1.0,kimi-k2.5=429:1.0")
+    response = chat(api, "qwen3-32b", ["kimi-k2.5"], stream=stream)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "upstream_rate_limited"
+    assert response.headers["retry-after"] == sim.retry_after
+    stack.poller.drain()
+    [entry] = ledger_items(response.headers["x-modelyard-request-id"])
+    assert entry["status"] == "failed" and entry["cost_usd"] == 0
+
+
+def test_an_open_circuit_on_a_pinned_model_answers_503_with_retry_after(
+    api: httpx.Client, stack: LocalStack
+):
+    breaker = stack.app.state.gateway().executor.breaker
+    for _ in range(breaker.threshold):
+        breaker.failure("yi-lightning")
+    try:
+        response = chat(api, "yi-lightning", [])
+    finally:
+        stack.app.state.gateway().shared_breaker.clear()
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "circuit_open"
+    assert 0 < int(response.headers["retry-after"]) <= breaker.cool_down

@@ -1,4 +1,5 @@
-"""Hedging: a slow first candidate is raced by the next; the loser is cancelled and not billed."""
+"""Hedging: a slow first candidate is raced by the next; the loser is cancelled. The tenant
+pays for the answer it got; the ledger prices every attempt at what its provider invoices."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def test_a_hanging_first_candidate_is_raced_and_cancelled(
     assert first.count(("error", "timeout")) <= 1
     assert entry["model"] == "qwen3-32b" and entry["status"] == "ok"
     assert sim.calls["qwen3-32b"] == 1
+    # the abandoned attempts read the prompt: estimated, marked, and priced above zero
+    for attempt in entry["attempts"]:
+        if attempt["model"] == "deepseek-v4-flash":
+            assert attempt["usage_estimated"] is True and attempt["cost_usd"] > 0
+            assert attempt["input_tokens"] > 0
+    [served] = [a for a in entry["attempts"] if a["status"] == "ok"]
+    assert served["cost_usd"] == entry["cost_usd"], "the tenant pays the served answer"
+    assert entry["provider_cost_usd"] == sum(a["cost_usd"] for a in entry["attempts"])
+    assert entry["provider_cost_usd"] > entry["cost_usd"]
 
 
 def test_without_hedging_the_request_waits_for_the_attempt_timeout(api: httpx.Client, sim):

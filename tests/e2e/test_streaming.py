@@ -115,3 +115,25 @@ def test_client_disconnect_stops_the_upstream_and_records_partial_usage(stack: L
     assert entry["status"] == "cancelled"
     assert entry["stream"] is True
     assert 1 <= entry["output_tokens"] < 600
+
+
+def test_a_cut_anthropic_stream_bills_the_exact_input_it_announced(
+    client: OpenAI, stack: LocalStack, sim
+):
+    messages = [{"role": "user", "content": "a question of several words for the model"}]
+    whole = client.chat.completions.with_raw_response.create(
+        model="claude-4-sonnet", messages=messages, max_tokens=50
+    )
+    [complete] = wait_for_ledger(stack, whole.headers["x-modelyard-request-id"])
+    sim.configure_now(faults="claude-4-sonnet=midstream:1.0")
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-4-sonnet", stream=True, messages=messages, max_tokens=50
+    )
+    with pytest.raises(openai.APIError):
+        for _ in raw.parse():
+            pass
+    [cut] = wait_for_ledger(stack, raw.headers["x-modelyard-request-id"])
+    assert cut["status"] == "partial" and cut["usage_estimated"] is True
+    # message_start said the input (and its cache reads and writes) exactly: only output guessed
+    for field in ("input_tokens", "cached_tokens", "cache_write_tokens"):
+        assert cut[field] == complete[field], field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -14,8 +15,12 @@ from handlers.cost_aggregator import handler
 from modelyard import aws
 from modelyard.local.stack import LocalStack
 from modelyard.settings import get_settings
+from modelyard.store.contention import Backoff
 from modelyard.store.dynamo import from_item
+from modelyard.usage import aggregate
 from modelyard.usage.events import UsageEvent
+from modelyard.usage.publisher import UsagePublisher
+from tests.faults import DYNAMODB_KINDS, FaultyDynamoDB
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -179,3 +184,34 @@ def test_aggregator_keeps_model_health_that_the_router_reads_back(stack: LocalSt
     assert health[flaky].error_rate == 1.0
     assert health[steady].error_rate == 0.0
     assert health[steady].ttft_ms == 700
+
+
+def test_a_client_that_went_away_is_not_a_failed_request(stack: LocalStack):
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    cancelled = usage_event(tenant, 0).model_copy(update={"status": "cancelled"})
+    failed = usage_event(tenant, 1).model_copy(update={"status": "failed"})
+    handler(sqs_batch([cancelled, failed]), None)
+    _, counters = tenant_items(tenant)
+    assert counters["DAY#2026-11-24"]["requests"] == 2
+    assert counters["DAY#2026-11-24"]["failed_requests"] == 1
+
+
+def test_dynamodb_conflicts_throttling_and_timeouts_never_lose_or_double_an_event(
+    stack: LocalStack,
+):
+    """Real DynamoDB cancels concurrent transactions on one counter, throttles hot partitions,
+    answers 500 and times out (even after committing): every event is still recorded once,
+    on the aggregator's path and on the router's direct one."""
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    faulty = FaultyDynamoDB(aws.client("dynamodb"), rate=0.5)
+    table = get_settings().usage_table
+    events = [usage_event(tenant, i) for i in range(40)]
+    quick = Backoff(attempts=30, base=0.001, cap=0.005)
+    for e in events[:20]:  # the aggregator's path, redelivered once
+        aggregate.record(faulty, table, e, quick)
+        aggregate.record(faulty, table, e, quick)
+    publisher = UsagePublisher(None, table, lambda service: faulty)
+    for e in events[20:]:  # the router's direct write (no queue)
+        asyncio.run(publisher.publish(e))
+    assert set(faulty.counts) == set(DYNAMODB_KINDS), faulty.counts
+    assert_reconciled(tenant, 40)

@@ -240,3 +240,26 @@ def test_without_a_state_machine_jobs_are_a_clear_400(stack: LocalStack, key: Ke
 )
 def test_prefer_header(header: str | None, wanted: bool):
     assert prefers_async(header) is wanted
+
+
+def test_a_large_request_with_a_long_answer_ends_and_is_ledgered(stack, sim, fast_jobs, key):
+    """180 KB in and a long answer out: the state carries neither, so it stays under Step
+    Functions' 256 KiB (a passed limit fails the execution uncaught, the job never ends)."""
+    body = {
+        "model": "qwen3-32b",
+        "max_tokens": 30000,
+        "messages": [
+            {"role": "user", "content": "word " * 36_000 + "[sim:tokens=30000]"},
+        ],
+    }
+    plan, _ = asyncio.run(stack.app.state.gateway().plan(body, key))
+    request_id = f"req_{uuid.uuid4().hex}"
+    job_id = fast_jobs.start(plan, body, key, request_id)
+    execution = finished(fast_jobs, job_id, timeout=60)
+    assert execution["status"] == "SUCCEEDED", execution.get("error")
+    job = fast_jobs.get(job_id, key.tenant)
+    assert job["status"] == "succeeded"
+    assert len(json.dumps(job["result"])) > 100_000, "a long answer, whole"
+    stack.poller.drain()
+    [entry] = ledger_items(request_id)
+    assert entry["status"] == "ok" and entry["output_tokens"] == 30000

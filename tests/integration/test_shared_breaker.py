@@ -61,3 +61,32 @@ def test_the_hot_path_refresh_runs_in_the_background(stack: LocalStack):
         assert not view._tasks, "a fresh view is not read again"
 
     asyncio.run(hot_path())
+
+
+def test_a_stale_close_does_not_delete_a_later_opening_by_another_instance(stack: LocalStack):
+    model = f"model-{uuid.uuid4().hex[:6]}"
+    now = time.time()
+    first = CircuitBreaker(threshold=1, cool_down=1, clock=lambda: now)
+    SharedBreaker(first, get_settings().usage_table, aws.client("dynamodb"))
+    second = CircuitBreaker(threshold=1, cool_down=60, clock=lambda: now + 5)
+    SharedBreaker(second, get_settings().usage_table, aws.client("dynamodb"))
+    first.failure(model)  # open until now + 1
+    second.failure(model)  # a later opening elsewhere: open until now + 65
+    first.success(model)  # first's own opening ended: it withdraws only that one
+    late, late_view = instance()
+    late_view.refresh()
+    assert late.state(model) == "open"
+
+
+def test_an_earlier_opening_does_not_shorten_a_later_one(stack: LocalStack):
+    model = f"model-{uuid.uuid4().hex[:6]}"
+    now = time.time()
+    later = CircuitBreaker(threshold=1, cool_down=60, clock=lambda: now)
+    SharedBreaker(later, get_settings().usage_table, aws.client("dynamodb"))
+    earlier = CircuitBreaker(threshold=1, cool_down=1, clock=lambda: now)
+    SharedBreaker(earlier, get_settings().usage_table, aws.client("dynamodb"))
+    later.failure(model)  # open until now + 60
+    earlier.failure(model)  # open until now + 1: must not replace it
+    late, late_view = instance()
+    late_view.refresh()
+    assert late.retry_after(model) > 30

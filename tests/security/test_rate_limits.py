@@ -6,6 +6,7 @@ import concurrent.futures
 import time
 
 from modelyard.local.stack import LocalStack
+from modelyard.routing.planner import RequestFeatures
 from tests.security.support import CHAT, client_for
 
 
@@ -51,3 +52,23 @@ def test_tokens_per_minute_count_the_real_usage(stack: LocalStack, new_key):
     # admitted requests' real usage never passed the limit, and the refusal came only once
     # the next request's estimate no longer fitted
     assert 0 < used <= 60
+
+
+def test_a_request_refused_before_any_upstream_call_gives_its_tokens_back(
+    stack: LocalStack, new_key
+):
+    estimate = RequestFeatures.from_chat(CHAT).estimated_input_tokens + CHAT["max_tokens"]
+    created = new_key(tpm=estimate * 5 // 2)  # two requests' worth and a half
+    _not_at_a_minute_boundary()
+    gateway = stack.app.state.gateway()
+    for _ in range(gateway.executor.breaker.threshold):
+        gateway.executor.breaker.failure(CHAT["model"])
+    try:
+        with client_for(stack, created["key"]) as client:
+            refused = [client.post("/v1/chat/completions", json=CHAT) for _ in range(3)]
+            assert [r.status_code for r in refused] == [503] * 3  # the pinned model's circuit
+            gateway.shared_breaker.clear()
+            served = client.post("/v1/chat/completions", json=CHAT)
+    finally:
+        gateway.shared_breaker.clear()
+    assert served.status_code == 200, served.text

@@ -65,6 +65,8 @@ EXPECTED: dict[str, Grants] = {
     },
     "ProviderAttemptFunction": {
         "ConfigTable": CONFIG_READ,
+        # the job's request and answer (JOB# items only)
+        "UsageTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "ProviderSecret": {"secretsmanager:GetSecretValue"},
         "BedrockFoundationModel": BEDROCK_INVOKE,
         "BedrockInferenceProfile": BEDROCK_INVOKE,
@@ -264,3 +266,9 @@ def test_reprice_queries_the_usage_table_only_through_the_ledger_index(
 def test_only_the_router_starts_jobs(translated: dict[str, Any]) -> None:
     starters = {f for f in EXPECTED if "FallbackStateMachine" in grants(translated, f)}
     assert starters == {"RouterFunction"}
+
+
+def test_the_aggregator_runs_at_a_bounded_concurrency(template: dict[str, Any]) -> None:
+    """Its transactions all touch the same hot counters: unbounded, they only conflict."""
+    usage = template["Resources"]["CostAggregatorFunction"]["Properties"]["Events"]["Usage"]
+    assert 2 <= usage["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10

@@ -17,6 +17,7 @@ from modelyard.resilience.retry import DEFAULT_RETRY_POLICY
 from modelyard.resilience.statemachine import (
     ATTEMPT_STATE,
     DEFINITION_PATH,
+    LAMBDA_SERVICE_RETRY,
     render,
     substitute,
     with_retry,
@@ -32,15 +33,25 @@ def test_file_is_rendered_from_the_retry_policy(definition: dict[str, Any]) -> N
     assert DEFINITION_PATH.read_text() == render(with_retry(definition)), (
         "infra/statemachine/fallback.asl.json is out of date: run scripts/render_statemachine.py"
     )
-    assert definition["States"][ATTEMPT_STATE]["Retry"] == DEFAULT_RETRY_POLICY.to_asl()
-
-
-def test_retry_names_only_retryable_taxonomy_errors(definition: dict[str, Any]) -> None:
     retry = definition["States"][ATTEMPT_STATE]["Retry"]
+    assert retry == [*DEFAULT_RETRY_POLICY.to_asl(), LAMBDA_SERVICE_RETRY]
+
+
+def test_retry_names_only_retryable_taxonomy_errors_and_lambdas_own(
+    definition: dict[str, Any],
+) -> None:
+    *retry, lambdas = definition["States"][ATTEMPT_STATE]["Retry"]
     names = {name for retrier in retry for name in retrier["ErrorEquals"]}
     assert names == {kind.value for kind in RETRYABLE}
+    # AWS's advice for every lambda:invoke Task: retry the service's own transient errors
+    assert set(lambdas["ErrorEquals"]) == {
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    }
     assert names <= {kind.value for kind in ErrorKind}
-    for retrier in retry:
+    for retrier in [*retry, lambdas]:
         assert retrier["JitterStrategy"] == "FULL"
         assert isinstance(retrier["IntervalSeconds"], int) and retrier["IntervalSeconds"] >= 1
         assert retrier["MaxDelaySeconds"] >= retrier["IntervalSeconds"]
@@ -53,7 +64,8 @@ def test_attempt_invokes_the_function_and_catches_into_the_next_candidate(
     attempt = states[ATTEMPT_STATE]
     assert attempt["Resource"] == "arn:aws:states:::lambda:invoke"
     assert attempt["Parameters"]["FunctionName"] == "${ProviderAttemptFunctionArn}"
-    assert set(attempt["Parameters"]["Payload"]) == {"model.$", "body.$", "day.$"}
+    # a pointer to the job item, never the request itself (the state's limit is 256 KiB)
+    assert set(attempt["Parameters"]["Payload"]) == {"job_id.$", "model.$", "day.$"}
     (catch,) = attempt["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
     # the catch records the error, moves the index on and loops back to the choice

@@ -45,3 +45,16 @@ def test_price_in_force_is_chosen_by_date():
     catalog = _offline_catalog()
     assert catalog.price("gpt-4o", "2025-12-31") is None
     assert catalog.price("gpt-4o", "2026-06-01").input == Decimal("2.50")
+
+
+def test_messages_usage_reports_cache_writes_apart_from_plain_input():
+    from modelyard.providers.anthropic import anthropic_usage
+    from modelyard.providers.base import openai_usage
+
+    usage = TokenUsage(input_tokens=100, output_tokens=5, cached_tokens=30, cache_write_tokens=40)
+    assert anthropic_usage(openai_usage(usage)) == {
+        "input_tokens": 30,
+        "output_tokens": 5,
+        "cache_creation_input_tokens": 40,
+        "cache_read_input_tokens": 30,
+    }

@@ -26,6 +26,7 @@ from modelyard.api.admin import ADMIN_PREFIX
 from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
 from modelyard.api.deps import caller, validated
+from modelyard.api.idempotent import idempotent_chat
 from modelyard.api.limits import parse_json_body
 from modelyard.api.responses import AccountedResponse
 from modelyard.api.schemas import (
@@ -41,7 +42,7 @@ from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
 from modelyard.capped import TooLarge, read_capped
 from modelyard.errors import NotFound, PayloadTooLarge
-from modelyard.gateway import ChatResponse, Gateway, StreamResponse, new_request_id
+from modelyard.gateway import Gateway, StreamResponse, new_request_id
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.logs import REQUEST_ID, log_exchange
 from modelyard.settings import Settings, get_settings
@@ -235,19 +236,17 @@ def create_app(
         policy = request.headers.get("x-modelyard-policy")
         cache_control = request.headers.get("cache-control")
         idempotency_key = request.headers.get("idempotency-key")
-        if idempotency_key is not None and not body.get("stream") and gw.idempotency:
-
-            async def first_run() -> dict[str, Any]:
-                outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
-                assert isinstance(outcome, ChatResponse)
-                await outcome.settle()  # stored only once it is recorded
-                return {"body": outcome.body, "headers": outcome.headers}
-
-            stored, replayed = await gw.idempotency.run(
-                key.tenant, idempotency_key, body, first_run
+        if idempotency_key is not None and gw.idempotency:
+            return await idempotent_chat(
+                gw,
+                gw.idempotency,
+                idempotency_key,
+                body,
+                key,
+                request.state.request_id,
+                policy,
+                cache_control,
             )
-            headers = {**stored["headers"], "x-modelyard-idempotent-replay": str(replayed).lower()}
-            return AccountedResponse(stored["body"], headers, None)
         outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
         if isinstance(outcome, StreamResponse):
             return EventStreamResponse(outcome.chunks, headers=outcome.headers)

@@ -108,7 +108,7 @@ async def messages(request: Request) -> Response:
     outcome = await gateway.chat(body, key, request_id, request.headers.get("x-modelyard-policy"))
     if isinstance(outcome, StreamResponse):
         events = _message_events(outcome.chunks, MessageEventWriter(message_id))
-        return EventStreamResponse(events, headers=outcome.headers)
+        return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
     return AccountedResponse(
         message_from_openai(outcome.body, message_id), outcome.headers, outcome.accounting
     )

@@ -1,9 +1,11 @@
-"""A JSON answer that reaches the client before its usage is recorded.
+"""A JSON answer whose usage is recorded before its last byte leaves.
 
-The body goes out whole (with its Content-Length, so the client has all of it), then the
-request's usage event is published, and only then does the response end. Under the Lambda Web
-Adapter the invocation lasts until the response ends, so the event is never lost to a frozen
-sandbox; the client never waits for it.
+Behind the Lambda Web Adapter an invocation ends with the response's last byte (for a body
+with a Content-Length, the moment the client has all of it), and the sandbox may be frozen
+or reclaimed then: anything still in flight is lost. So the request's usage event is handed
+off first (SQS accepted it, or the router wrote the ledger itself) and only then does the
+body go out. The client waits for one SendMessageBatch (batched with its neighbours'); the
+ledger never waits for a sandbox that may not come back.
 """
 
 from __future__ import annotations
@@ -32,14 +34,9 @@ class AccountedResponse(Response):
         self.accounting = accounting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send({"type": "http.response.body", "body": self.body, "more_body": True})
         try:
             if self.accounting is not None:
                 await self.accounting
-        except Exception:  # the body is out; the publisher already tried its fallback
-            logger.exception("recording usage failed after the response was sent")
-        finally:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception:  # the publisher already tried its fallback; the answer still goes
+            logger.exception("recording usage failed before the response was sent")
+        await super().__call__(scope, receive, send)

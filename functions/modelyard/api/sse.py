@@ -17,19 +17,27 @@ from starlette.types import Receive, Scope, Send
 class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
-    def __init__(self, chunks: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        headers: dict[str, str],
+        source: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        """`source`: the gateway's stream that `chunks` re-frames, closed too (a re-framing
+        generator that never started cannot close it)."""
         super().__init__(
             chunks,
             media_type=self.media_type,
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
         )
-        self._chunks = chunks
+        self._closing = [chunks] if source is None else [chunks, source]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
-                aclose = getattr(self._chunks, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                for stream in self._closing:
+                    aclose = getattr(stream, "aclose", None)
+                    if aclose is not None:
+                        await aclose()

@@ -11,6 +11,11 @@ every attribute of every item it returns (about 20 ms an item on a busy 2-core m
 1 MB page took longer than the clients' 5 s read timeout once a test session's table held a
 few thousand ledger items. Their items are DynamoDB JSON already.
 
+moto's server also runs concurrent requests on threads with nothing serialising them, so a
+cancelled transaction's restore could undo another request's write to the same item (a
+counter ADD lost while its ledger item stays). Real DynamoDB isolates transactions from each
+other and from single-item writes; here one lock serialises them, which is that isolation.
+
 It also makes moto's number arithmetic (`ADD`, `SET a = a + :x`) read every number DynamoDB
 accepts: moto parses an operand without a "." with `int()`, so an amount that boto3 serialises
 in exponent form (a cost of 2E-8, a re-pricing difference of -5E-7) fails the update, where
@@ -20,9 +25,20 @@ DynamoDB adds it exactly.
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 _INSTALLED = False
+#: serialises moto's DynamoDB writes (transactions and single items) across server threads
+_WRITES = threading.RLock()
+
+
+def _serialised(write: Any) -> Any:
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _WRITES:
+            return write(self, *args, **kwargs)
+
+    return serialised
 
 
 def install() -> None:
@@ -45,6 +61,10 @@ def install() -> None:
     original = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _WRITES:
+            _transact(self, transact_items)
+
+    def _transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
         snapshots = []
         for entry in transact_items:
             operation = next(iter(entry.values()))
@@ -71,6 +91,8 @@ def install() -> None:
 
     models.copy = _NoTableCopy  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(models.DynamoDBBackend, name, _serialised(getattr(models.DynamoDBBackend, name)))
     _exact_number_arithmetic()
     _plain_json_reads()
     _INSTALLED = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger("modelyard.local")
@@ -35,8 +36,16 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 class UsagePoller:
     def __init__(
-        self, sqs: Any, queue_url: str, queue_arn: str, region: str, wait_seconds: int = 1
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        wait_seconds: int = 1,
+        handle: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
+        """`handle(event)`: what Lambda would invoke (default: the aggregator's handler)."""
+        self.handle = handle
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -50,6 +59,7 @@ class UsagePoller:
         """One receive and one handler call; returns how many messages were handled."""
         from handlers.cost_aggregator import handler
 
+        handle = self.handle or (lambda event: handler(event, None))
         with self._lock:
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
@@ -60,7 +70,7 @@ class UsagePoller:
             messages = response.get("Messages", [])
             if not messages:
                 return 0
-            result = handler(sqs_event(messages, self.queue_arn, self.region), None)
+            result = handle(sqs_event(messages, self.queue_arn, self.region))
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:

@@ -241,6 +241,7 @@ class _StreamTranslator(StreamTranslator):
             self.out.id = message.get("id", "")
             self.out.model = message.get("model", "")
             self.usage.update(message.get("usage") or {})
+            self.state.started_usage = usage_from_anthropic(self.usage)
             return [self.start()]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
@@ -383,13 +384,15 @@ def _openai_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
-    """OpenAI usage as Anthropic's, whose `input_tokens` excludes cache reads."""
+    """OpenAI usage as Anthropic's, whose `input_tokens` excludes cache reads and writes."""
     usage = usage or {}
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0)
+    written = int(details.get("cache_write_tokens") or 0)
     return {
-        "input_tokens": max(int(usage.get("prompt_tokens") or 0) - cached, 0),
+        "input_tokens": max(int(usage.get("prompt_tokens") or 0) - cached - written, 0),
         "output_tokens": int(usage.get("completion_tokens") or 0),
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
 

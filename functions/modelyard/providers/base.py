@@ -28,6 +28,9 @@ class StreamState:
     """Filled in by an adapter while it streams: what the gateway needs once the stream ends."""
 
     usage: TokenUsage | None = None
+    #: what the upstream reported as the stream began (Anthropic's `message_start`: exact input
+    #: and cache counts), for billing a stream cut before its final usage
+    started_usage: TokenUsage | None = None
     #: the upstream's usage-only final chunk (choices empty), held back for the gateway to emit
     usage_chunk: dict[str, Any] | None = None
     finish_reason: str | None = None
@@ -89,12 +92,21 @@ def completion(
     return ChatResult(body=body, usage=usage)
 
 
+def prompt_details(usage: TokenUsage) -> dict[str, int]:
+    """OpenAI's `prompt_tokens_details`; prompt-cache writes, where there are any, ride along
+    as `cache_write_tokens` (not OpenAI's field: SDKs keep it, /v1/messages reports it)."""
+    details = {"cached_tokens": usage.cached_tokens}
+    if usage.cache_write_tokens:
+        details["cache_write_tokens"] = usage.cache_write_tokens
+    return details
+
+
 def openai_usage(usage: TokenUsage) -> dict[str, Any]:
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": prompt_details(usage),
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 

@@ -53,6 +53,20 @@ class CircuitBreaker:
         if state is not None and state.opened_at is not None:
             state.trial_in_flight = True
 
+    def release(self, key: str) -> None:
+        """End a half-open trial without a verdict (cancelled, or refused as a bad request):
+        the circuit stays half-open and the next request is the trial."""
+        state = self._states.get(key)
+        if state is not None:
+            state.trial_in_flight = False
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until an open circuit half-opens (0 when it is not open)."""
+        state = self._states.get(key)
+        if state is None or state.opened_at is None:
+            return 0.0
+        return max(0.0, state.opened_at + self.cool_down - self._clock())
+
     def reset(self) -> None:
         self._states.clear()
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from modelyard import tracing
-from modelyard.errors import DeadlineExceeded, InvalidRequest, UpstreamFailed
+from modelyard.errors import (
+    CircuitOpen,
+    DeadlineExceeded,
+    GatewayError,
+    InvalidRequest,
+    RateLimited,
+    UpstreamFailed,
+)
+from modelyard.pricing.prices import TokenUsage
 from modelyard.providers.base import (
     ChatResult,
     EmbeddingAdapter,
@@ -37,6 +47,10 @@ class Attempt:
     error_type: str | None
     latency_ms: int
     http_status: int | None = None
+    #: the upstream's Retry-After (seconds), when it sent one
+    retry_after: float | None = None
+    #: the exact usage of an answer that was not served (a hedge's finished loser)
+    usage: TokenUsage | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +164,7 @@ class FallbackExecutor:
             try:
                 async with asyncio.timeout(max(timeout, 0.001)):
                     first = await anext(chunks)
+                _check_first_chunk(first)
             except StopAsyncIteration:
                 raise UpstreamError(ErrorKind.MALFORMED_RESPONSE, "empty stream") from None
             except BaseException:
@@ -180,10 +195,31 @@ class FallbackExecutor:
                 result = await self._candidate(candidate, execution, deadline, attempt)
             if result is not _FAILED:
                 return cast(T, result)
-        raise UpstreamFailed(
-            "every upstream attempt failed",
-            extra={"attempts": [a.as_dict() for a in execution.attempts]},
-        )
+        raise self._exhausted(execution)
+
+    def _exhausted(self, execution: Execution) -> GatewayError:
+        """Why no candidate answered, as the client should act on it: 429 with the soonest
+        Retry-After when every upstream rate-limited it, 503 with the time until a circuit
+        half-opens when every candidate's circuit is open, 502 otherwise."""
+        extra = {"attempts": [a.as_dict() for a in execution.attempts]}
+        tried = [a for a in execution.attempts if a.status != "skipped"]
+        if tried and all(a.error_type == ErrorKind.RATE_LIMITED.value for a in tried):
+            waits = [a.retry_after for a in tried if a.retry_after is not None]
+            return RateLimited(
+                "every upstream that can serve this request is rate-limiting it",
+                code="upstream_rate_limited",
+                headers={"retry-after": str(max(1, math.ceil(min(waits))))} if waits else {},
+                extra=extra,
+            )
+        skipped = {a.model for a in execution.attempts if a.error_type == "circuit_open"}
+        if not tried and skipped:
+            wait = min(self.breaker.retry_after(model) for model in skipped)
+            return CircuitOpen(
+                "the circuit of every model that can serve this request is open",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
+                extra=extra,
+            )
+        return UpstreamFailed("every upstream attempt failed", extra=extra)
 
     async def _race(
         self,
@@ -204,14 +240,16 @@ class FallbackExecutor:
                 return result
             return await self._candidate(backup, execution, deadline, attempt)
         second = asyncio.create_task(self._candidate(backup, execution, deadline, attempt))
+        order = [first, second]
         pending = {first, second}
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    result = task.result()
-                    if result is not _FAILED:
-                        return result
+                answers = [t.result() for t in order if t in done and t.result() is not _FAILED]
+                if answers:  # both in one loop turn: the primary's is served, the other closed
+                    for loser in answers[1:]:
+                        await _discard(loser, execution)
+                    return answers[0]
             return _FAILED
         finally:
             for task in pending:
@@ -254,13 +292,6 @@ class FallbackExecutor:
                 result = await tracing.attempt(
                     key, candidate.provider.id, attempt(candidate, adapter)
                 )
-            except asyncio.CancelledError:
-                execution.attempts.append(
-                    Attempt(
-                        key, candidate.provider.id, "cancelled", "hedge_lost", _ms_since(started)
-                    )
-                )
-                raise
             except (UpstreamError, TimeoutError) as exc:
                 error = (
                     exc
@@ -275,10 +306,13 @@ class FallbackExecutor:
                         error.kind.value,
                         _ms_since(started),
                         error.status,
+                        error.retry_after,
                     )
                 )
                 if error.retryable:
                     self.breaker.failure(key)
+                else:  # the upstream answered: not a verdict on its health, but a trial's end
+                    self.breaker.release(key)
                 if error.kind is ErrorKind.CONTEXT_LENGTH_EXCEEDED:
                     execution.context_floor = max(
                         execution.context_floor, candidate.model.context_window
@@ -301,6 +335,19 @@ class FallbackExecutor:
                         extra={"attempts": [a.as_dict() for a in execution.attempts]},
                     ) from None
                 return _FAILED
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    execution.attempts.append(
+                        Attempt(
+                            key,
+                            candidate.provider.id,
+                            "cancelled",
+                            "hedge_lost",
+                            _ms_since(started),
+                        )
+                    )
+                self.breaker.release(key)  # a cancelled (or broken) trial still ends
+                raise
             self.breaker.success(key)
             execution.attempts.append(
                 Attempt(key, candidate.provider.id, "ok", None, _ms_since(started))
@@ -328,6 +375,35 @@ def _embed_of(adapter: ProviderAdapter) -> Callable[..., Awaitable[ChatResult]]:
     if not isinstance(adapter, EmbeddingAdapter):
         raise UpstreamError(ErrorKind.BAD_REQUEST, "this provider's API has no embeddings")
     return adapter.embed
+
+
+async def _discard(answer: object, execution: Execution) -> None:
+    """A hedge's other answer, finished in the same loop turn as the served one: its attempt
+    becomes a lost hedge (with its exact usage when it has one, the provider bills it) and
+    its stream, if it is one, is closed now rather than by the garbage collector."""
+    if isinstance(answer, StreamStart):
+        candidate, usage = answer.candidate, None
+        await _close(answer.chunks)
+    else:
+        candidate, result = cast(tuple[Candidate, ChatResult], answer)
+        usage = result.usage
+    for record in reversed(execution.attempts):
+        if record.model == candidate.model.id and record.status == "ok":
+            record.status, record.error_type, record.usage = "cancelled", "hedge_lost", usage
+            return
+
+
+def _check_first_chunk(chunk: bytes) -> None:
+    """Commit to a stream only if its first chunk is a chunk: anything else (broken JSON, an
+    error object) is the upstream failing, retried or fallen back from like any failure."""
+    try:
+        parsed = json.loads(chunk)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or "error" in parsed:
+        raise UpstreamError(
+            ErrorKind.MALFORMED_RESPONSE, f"malformed first stream chunk: {chunk[:80]!r}"
+        )
 
 
 def _ms_since(started: float) -> int:

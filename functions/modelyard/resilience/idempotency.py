@@ -3,13 +3,13 @@
 The first request with a key runs and its response is stored (one hour); a repeat with the
 same key and body gets the stored response without calling an upstream or being billed again;
 the same key with a different body is a 400; a repeat while the first is still running is a
-409. Keys are scoped by tenant, so two tenants may use the same key.
+409. Keys are scoped by tenant, so two tenants may use the same key. A stream is stored as
+the SSE it sent once it completes (api.idempotent), and replayed as such.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from modelyard.errors import GatewayError, InvalidRequest
@@ -54,17 +54,16 @@ class IdempotencyGuard:
             function_name="chat",
         )
 
-    async def run(
-        self, tenant: str, key: str, body: dict[str, Any], compute: Callable[[], Awaitable[Result]]
-    ) -> tuple[Result, bool]:
-        """`compute()`'s result, or the stored one for a repeat; the flag says it was replayed."""
+    async def begin(self, tenant: str, key: str, body: dict[str, Any]) -> Result | None:
+        """Claim the key for this request (None: run it), or the stored result of a completed
+        first request; 409 while that one is in flight, 400 for another body."""
         from aws_lambda_powertools.utilities.idempotency import exceptions as errors
 
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidRequest(
                 "Idempotency-Key must be 1 to 256 characters", param="Idempotency-Key"
             )
-        data = {"tenant": tenant, "key": key, "body": body}
+        data = _data(tenant, key, body)
         try:
             try:
                 await asyncio.to_thread(self.persistence.save_inprogress, data, IN_PROGRESS_MILLIS)
@@ -74,7 +73,7 @@ class IdempotencyGuard:
                 except errors.IdempotencyItemNotFoundError:
                     record = None
                 if record is not None and record.status == "COMPLETED":
-                    return record.response_json_as_dict() or {}, True
+                    return record.response_json_as_dict() or {}
                 raise IdempotencyConflict(
                     "a request with this Idempotency-Key is still in progress"
                 ) from None
@@ -84,10 +83,19 @@ class IdempotencyGuard:
                 param="Idempotency-Key",
                 code="idempotency_key_reused",
             ) from None
-        try:
-            result = await compute()
-        except Exception as exc:
-            await asyncio.to_thread(self.persistence.delete_record, data, exc)
-            raise
-        await asyncio.to_thread(self.persistence.save_success, data, result)
-        return result, False
+        return None
+
+    async def complete(self, tenant: str, key: str, body: dict[str, Any], result: Result) -> None:
+        """Store the first request's result for its repeats."""
+        await asyncio.to_thread(self.persistence.save_success, _data(tenant, key, body), result)
+
+    async def abandon(
+        self, tenant: str, key: str, body: dict[str, Any], exc: Exception | None = None
+    ) -> None:
+        """Free the key: the first request ended without a result to replay."""
+        error = exc or RuntimeError("the first request ended without an answer")
+        await asyncio.to_thread(self.persistence.delete_record, _data(tenant, key, body), error)
+
+
+def _data(tenant: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"tenant": tenant, "key": key, "body": body}

@@ -25,12 +25,30 @@ ATTEMPT_STATE = "Attempt"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
+#: Lambda's own transient failures of an invoke, retried as AWS recommends for every
+#: lambda:invoke Task (the function did not run, or its answer was lost: safe to run again)
+LAMBDA_SERVICE_RETRY: dict[str, Any] = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
+    "MaxDelaySeconds": 8,
+}
+
+
 def with_retry(
     definition: dict[str, Any], policy: RetryPolicy = DEFAULT_RETRY_POLICY
 ) -> dict[str, Any]:
-    """A copy of `definition` whose Attempt state retries as `policy` says."""
+    """A copy of `definition` whose Attempt state retries as `policy` says, and Lambda's own
+    transient errors as AWS recommends."""
     out = copy.deepcopy(definition)
-    out["States"][ATTEMPT_STATE]["Retry"] = policy.to_asl()
+    out["States"][ATTEMPT_STATE]["Retry"] = [*policy.to_asl(), LAMBDA_SERVICE_RETRY]
     return out
 
 

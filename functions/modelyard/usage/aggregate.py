@@ -19,9 +19,11 @@ UsageTable layout (pk / sk):
                                                 `ledger_sk` = <request id>: the sparse index
                                                 LEDGER_INDEX that re-pricing walks
   TENANT#<tenant>  / DAY#<d>                    tenant totals (every counter: cost_usd,
-                                                requests, tokens, failed_requests; where
-                                                the response cache applied also cache_hits,
-                                                cache_misses and saved_usd)
+                                                provider_cost_usd (what the providers
+                                                invoice, pricing.invoices), requests,
+                                                tokens, failed_requests; where the response
+                                                cache applied also cache_hits, cache_misses
+                                                and saved_usd)
   TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
   TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day
   ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
@@ -39,10 +41,12 @@ UsageTable layout (pk / sk):
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from modelyard.store.budgets import settle_update
+from modelyard.store.contention import Backoff, cancellation_reasons, transient
 from modelyard.store.dynamo import from_item, to_item
 from modelyard.usage.events import UsageEvent
 
@@ -113,10 +117,11 @@ def counter_amounts(event: UsageEvent) -> dict[str, int | Decimal]:
     """What one request adds to each of its counters (`counter_keys`)."""
     amounts: dict[str, int | Decimal] = {
         "cost_usd": event.cost_usd,
+        "provider_cost_usd": event.provider_cost_usd,
         "requests": 1,
         "input_tokens": event.input_tokens,
         "output_tokens": event.output_tokens,
-        "failed_requests": 0 if event.status in ("ok", "partial") else 1,
+        "failed_requests": 1 if event.status == "failed" else 0,  # a client gone is not one
     }
     if event.cache in ("hit", "miss"):  # only where the cache applied: other counters unchanged
         amounts["cache_hits" if event.cache == "hit" else "cache_misses"] = 1
@@ -188,33 +193,55 @@ def transaction(
 
 
 def write_ledger(
-    client: Any, table: str, event: UsageEvent, claim: dict[str, Any] | None = None
+    client: Any,
+    table: str,
+    event: UsageEvent,
+    claim: dict[str, Any] | None = None,
+    backoff: Backoff | None = None,
 ) -> dict[str, Any] | None:
     """Write `event`'s ledger item unless its request id has one; None when written, else the
     item that was there (as DynamoDB returned it). Reservations settle with the ledger item,
-    and, without a `claim`, the counters are added with it too."""
+    and, without a `claim`, the counters are added with it too. DynamoDB's transaction
+    conflicts, throttling, 500s and timeouts are retried with backoff (store.contention): a
+    retry is safe, the ledger put's condition makes it once."""
+    backoff = replace(backoff, waited=0) if backoff is not None else Backoff()
     lapsed: frozenset[int] = frozenset()
     if claim is not None and not event.reservations:  # one item: no transaction needed
         [item] = transaction(table, event, claim=claim)
-        try:
-            client.put_item(**item["Put"])
-        except client.exceptions.ConditionalCheckFailedException as exc:
-            return _existing(client, table, event, exc.response.get("Item"))
-        return None
+        while True:
+            try:
+                client.put_item(**item["Put"])
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                return _existing(client, table, event, exc.response.get("Item"))
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                backoff.wait(exc)
+                continue
+            return None
     while True:
         items = transaction(table, event, lapsed, claim)
         try:
             client.transact_write_items(TransactItems=items)
         except client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            codes = [r.get("Code") for r in reasons]
+            codes = cancellation_reasons(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
+                reasons = exc.response.get("CancellationReasons") or []
                 return _existing(client, table, event, reasons[0].get("Item"))
             first = len(items) - len(event.reservations)
             gone = {i for i, code in enumerate(codes[first:]) if code == "ConditionalCheckFailed"}
+            if transient(exc):
+                lapsed |= gone
+                backoff.wait(exc)
+                continue
             if not gone - lapsed:
                 raise
             lapsed |= gone  # ends: each retry has more unconditional updates, none fewer
+            continue
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            backoff.wait(exc)
             continue
         return None
 
@@ -234,7 +261,10 @@ def ledger_key(request_id: str) -> dict[str, Any]:
     return to_item({"pk": f"REQ#{request_id}", "sk": "LEDGER"})
 
 
-def record(client: Any, table: str, event: UsageEvent) -> Literal["recorded", "duplicate"]:
+def record(
+    client: Any, table: str, event: UsageEvent, backoff: Backoff | None = None
+) -> Literal["recorded", "duplicate"]:
     """Write `event` once, counters included; a second delivery of the same request id is a
     no-op. The router's own path when the queue is down (the aggregator uses usage.batches)."""
-    return "recorded" if write_ledger(client, table, event) is None else "duplicate"
+    written = write_ledger(client, table, event, backoff=backoff)
+    return "recorded" if written is None else "duplicate"

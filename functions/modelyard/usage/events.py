@@ -18,6 +18,11 @@ class AttemptRecord(BaseModel):
     status: str
     error_type: str | None = None
     latency_ms: int = 0
+    #: what the provider invoices for this attempt (pricing.invoices); None: no call made
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    usage_estimated: bool = False
 
 
 class UsageEvent(BaseModel):
@@ -51,6 +56,9 @@ class UsageEvent(BaseModel):
     reasoning_tokens: int = 0
     usage_estimated: bool = False
     cost_usd: Decimal = Decimal(0)
+    #: what the providers invoice for every attempt (hedges and abandoned attempts included,
+    #: partly estimated): the operator's cost, apart from the tenant's `cost_usd`
+    provider_cost_usd: Decimal = Decimal(0)
     price_version: str | None = None
     latency_ms: int = 0
     ttft_ms: int | None = None
