@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from modelyard.store.budgets import settle_update
-from modelyard.store.contention import Backoff, cancellation_reasons, transient
+from modelyard.store.contention import Backoff, Retrying, cancellation_reasons, transient
 from modelyard.store.dynamo import from_item, to_item
 from modelyard.usage.events import UsageEvent
 
@@ -208,17 +208,11 @@ def write_ledger(
     lapsed: frozenset[int] = frozenset()
     if claim is not None and not event.reservations:  # one item: no transaction needed
         [item] = transaction(table, event, claim=claim)
-        while True:
-            try:
-                client.put_item(**item["Put"])
-            except client.exceptions.ConditionalCheckFailedException as exc:
-                return _existing(client, table, event, exc.response.get("Item"))
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                backoff.wait(exc)
-                continue
-            return None
+        try:
+            Retrying(client).put_item(**item["Put"])
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            return _existing(client, table, event, exc.response.get("Item"))
+        return None
     while True:
         items = transaction(table, event, lapsed, claim)
         try:
