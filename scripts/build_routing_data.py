@@ -172,7 +172,7 @@ def _dialogues(snap: Snapshot, path: str) -> list[list[str]]:
 
 
 def read_dailydialog(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """A user's turn of an everyday dialogue, with the turns before it as context."""
+    """Every other turn of an everyday dialogue (the opener's side), on its own."""
     for i, turns in enumerate(_dialogues(snap, spec["path"])):
         for k in range(0, len(turns), 2):
             yield turns[k], spec["task"], f"{spec['path']}:{i}:{k}"
@@ -187,9 +187,9 @@ def read_translation_dialogues(
     wrappers = _wrappers("translation")
     for lang in langs:
         for i, turns in enumerate(texts[lang]):
-            k = rng.randrange(len(turns)) if turns else 0
             if not turns:
                 continue
+            k = rng.randrange(len(turns))
             target = rng.choice([x for x in langs if x != lang] + ["French", "Spanish"])
             text = rng.choice(wrappers).format(text=turns[k], source=lang, target=target)
             yield text, spec["task"], f"{spec['paths'][lang]}:{i}:{k}"
