@@ -11,10 +11,11 @@ class TooLarge(Exception):
 
 
 async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int) -> bytes:
-    """All of `chunks`, or `TooLarge` as soon as they pass `max_bytes`."""
+    """All of `chunks`, or `TooLarge` as soon as they would pass `max_bytes` (the chunk that
+    would is never kept)."""
     content = bytearray()
     async for chunk in chunks:
-        content += chunk
-        if len(content) > max_bytes:
+        if len(content) + len(chunk) > max_bytes:
             raise TooLarge(f"over {max_bytes} bytes")
+        content += chunk
     return bytes(content)

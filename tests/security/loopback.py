@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import multiprocessing
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 #: a global unicast address (example.com's) that stands for "the internet": the transport below
 #: sends its requests to the loopback server instead, so nothing ever leaves the machine
@@ -146,6 +150,20 @@ def peak_rss_growth_bytes(run: Callable[[], object]) -> int:
     before = _status_kb("VmRSS")
     run()
     return (_status_kb("VmHWM") - before) * 1024
+
+
+def peak_rss_growth_in_child(target: Callable[..., T], *args: object) -> tuple[int, T]:
+    """`peak_rss_growth_bytes` of `target(*args)` run in a fresh interpreter, and what it
+    returned: nothing else of the test process (its servers, the usage poller) allocates
+    while it is measured. `target` must be a module-level function."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_measured, (target, *args))
+
+
+def _measured(target: Callable[..., T], *args: object) -> tuple[int, T]:
+    outcome: list[T] = []
+    grown = peak_rss_growth_bytes(lambda: outcome.append(target(*args)))
+    return grown, outcome[0]
 
 
 def _status_kb(field: str) -> int:

@@ -2,7 +2,8 @@
 
 Each case measures the process's peak resident set while it runs (Linux's VmHWM, reset
 through /proc/self/clear_refs) against what it was before, and prints it (`pytest -s`). The
-upstreams here are loopback servers that answer a gigabyte (tests/security/loopback.py).
+upstreams here are loopback servers that answer a gigabyte (tests/security/loopback.py); a
+call to one is measured in a fresh interpreter, where nothing else allocates meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.security.loopback import (
     Canary,
     LoopbackAsPublic,
     peak_rss_growth_bytes,
+    peak_rss_growth_in_child,
     public_server,
 )
 from tests.security.support import client_for
@@ -84,32 +86,42 @@ def test_over_the_token_limit_is_refused() -> None:
     assert validated(EmbeddingsRequest, {"model": "e", "input": ["x" * 4000] * 299})
 
 
-def test_a_gigabyte_upstream_answer_fails_cleanly_within_the_cap(gigabyte_server: int) -> None:
-    provider = Provider("loop", "loopback", "openai", f"http://127.0.0.1:{gigabyte_server}", "")
-    raised: list[UpstreamError] = []
+def answer_from(port: int) -> tuple[ErrorKind, str]:
+    """What the adapter raises for a chat call to the gigabyte server on `port`."""
 
     async def call() -> None:
-        try:
-            await OpenAICompatAdapter().chat(provider, MODEL, {"messages": []})
-        except UpstreamError as exc:
-            raised.append(exc)
+        provider = Provider("loop", "loopback", "openai", f"http://127.0.0.1:{port}", "")
+        await OpenAICompatAdapter().chat(provider, MODEL, {"messages": []})
 
-    grown = peak_rss_growth_bytes(lambda: asyncio.run(call()))
-    [error] = raised
-    assert error.kind is ErrorKind.MALFORMED_RESPONSE and "over" in error.message
+    try:
+        asyncio.run(call())
+    except UpstreamError as exc:
+        return exc.kind, exc.message
+    raise AssertionError("a gigabyte answer was accepted")
+
+
+def image_from(port: int) -> list[str]:
+    """The URLs sent while fetching the gigabyte image (which must fail)."""
+    transport = LoopbackAsPublic(port)
+
+    async def run() -> None:
+        policy = FetchPolicy(allow_http=True)
+        with pytest.raises(UpstreamError):
+            await fetch(f"http://{PUBLIC_IP}/huge", policy, 4 * MIB, bool, transport=transport)
+
+    asyncio.run(run())
+    return transport.sent
+
+
+def test_a_gigabyte_upstream_answer_fails_cleanly_within_the_cap(gigabyte_server: int) -> None:
+    grown, (kind, message) = peak_rss_growth_in_child(answer_from, gigabyte_server)
+    assert kind is ErrorKind.MALFORMED_RESPONSE and "over" in message
     _report("a gigabyte upstream answer", grown)
     assert grown < MAX_RESPONSE_BYTES + SLACK, f"{grown / MIB:.0f} MiB"
 
 
 def test_a_gigabyte_image_fails_cleanly_within_its_cap(gigabyte_server: int) -> None:
-    policy = FetchPolicy(allow_http=True)
-    transport = LoopbackAsPublic(gigabyte_server)
-
-    async def run() -> None:
-        with pytest.raises(UpstreamError):
-            await fetch(f"http://{PUBLIC_IP}/huge", policy, 4 * MIB, bool, transport=transport)
-
-    grown = peak_rss_growth_bytes(lambda: asyncio.run(run()))
-    assert transport.sent == [f"http://{PUBLIC_IP}/huge"]
+    grown, sent = peak_rss_growth_in_child(image_from, gigabyte_server)
+    assert sent == [f"http://{PUBLIC_IP}/huge"]
     _report("a gigabyte image", grown)
     assert grown < 4 * MIB + SLACK, f"{grown / MIB:.0f} MiB"
