@@ -50,6 +50,7 @@ from modelyard.routing.planner import (
 from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
 from modelyard.store.responses import CachedResponse, ResponseCacheStore
+from modelyard.store.stored_responses import StoredResponses
 from modelyard.store.usage import UsageRepository
 from modelyard.stream_relay import StreamRelay, frames
 from modelyard.usage.events import UsageEvent
@@ -122,7 +123,10 @@ class Gateway:
         shared_breaker: SharedBreaker | None = None,
         rate_limits: RateLimiter | None = None,
         response_cache: ResponseCacheStore | None = None,
+        stored_responses: StoredResponses | None = None,
     ) -> None:
+        #: the Responses API's stored responses (`store`); None where not wired
+        self.stored_responses = stored_responses
         #: exact-match answers per tenant (modelyard.cache); None turns caching off
         self.response_cache = response_cache
         #: cache writes in flight (off the response's path); kept so they are not collected

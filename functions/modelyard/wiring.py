@@ -18,6 +18,7 @@ from modelyard.store.config import ConfigRepository
 from modelyard.store.health import HealthRepository
 from modelyard.store.ratelimits import RateLimitStore
 from modelyard.store.responses import ResponseCacheStore
+from modelyard.store.stored_responses import StoredResponses
 from modelyard.store.usage import UsageRepository
 from modelyard.usage.publisher import UsagePublisher
 
@@ -62,4 +63,5 @@ def build_gateway(settings: Settings) -> Gateway:
         response_cache=ResponseCacheStore(settings.usage_table, dynamodb)
         if settings.response_cache
         else None,
+        stored_responses=StoredResponses(settings.usage_table, dynamodb),
     )

@@ -1,4 +1,5 @@
-"""No key reaches another tenant's data: usage, feedback, jobs and the admin API."""
+"""No key reaches another tenant's data: usage, feedback, jobs, stored responses and the admin
+API."""
 
 from __future__ import annotations
 
@@ -46,3 +47,23 @@ def test_a_tenant_sees_and_touches_only_its_own_data(stack: LocalStack, new_key)
         # and bob's key still works, and his feedback is still his to give
         assert b.post("/v1/chat/completions", json=CHAT).status_code == 200
         assert b.post("/v1/feedback", json=rating).status_code == 200
+
+
+def test_another_tenants_stored_response_does_not_exist(stack: LocalStack, new_key):
+    alice, bob = new_key(), new_key()
+    with client_for(stack, alice["key"]) as a, client_for(stack, bob["key"]) as b:
+        created = b.post("/v1/responses", json={"model": "gpt-4o", "input": "mine"})
+        assert created.status_code == 200, created.text
+        response_id = created.json()["id"]
+        for method, path in (
+            ("GET", f"/v1/responses/{response_id}"),
+            ("GET", f"/v1/responses/{response_id}/input_items"),
+            ("DELETE", f"/v1/responses/{response_id}"),
+        ):
+            refused = a.request(method, path)
+            assert refused.status_code == 404, path
+            assert refused.json()["error"]["code"] == "response_not_found"
+        chained = {"model": "gpt-4o", "input": "and?", "previous_response_id": response_id}
+        assert a.post("/v1/responses", json=chained).status_code == 404
+        assert b.get(f"/v1/responses/{response_id}").status_code == 200
+        assert b.post("/v1/responses", json=chained).status_code == 200

@@ -29,6 +29,7 @@ from modelyard.api.deps import caller, validated
 from modelyard.api.idempotent import idempotent_chat
 from modelyard.api.limits import parse_json_body
 from modelyard.api.responses import AccountedResponse
+from modelyard.api.responses_api import router as responses_router
 from modelyard.api.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -192,6 +193,7 @@ def create_app(
     if not public:
         return app
     app.include_router(compat_router)
+    app.include_router(responses_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -10,7 +10,6 @@ the answer, or the stream, back into Anthropic's shapes; its errors are Anthropi
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -26,7 +25,7 @@ from modelyard.api.schemas import (
     documented_body,
     error_responses,
 )
-from modelyard.api.sse import EventStreamResponse
+from modelyard.api.sse import EventStreamResponse, chat_chunks, named_event
 from modelyard.gateway import StreamResponse
 from modelyard.providers.anthropic import (
     MessageEventWriter,
@@ -85,7 +84,8 @@ class EmbeddingsRequest(BaseModel):
         return self
 
 
-async def _body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+async def read_body(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The request's JSON body, limited (api.app.read_json) and validated as `model`."""
     from modelyard.api.app import read_json  # app includes this router: import it late
 
     body = await read_json(request, get_settings().max_body_bytes)
@@ -103,7 +103,7 @@ async def messages(request: Request) -> Response:
     request_id: str = request.state.request_id
     message_id = "msg_" + request_id.removeprefix("req_")
     gateway, key = await caller(request)
-    body = openai_request(await _body(request, MessagesRequest))
+    body = openai_request(await read_body(request, MessagesRequest))
     validated(ChatCompletionRequest, body)
     outcome = await gateway.chat(body, key, request_id, request.headers.get("x-modelyard-policy"))
     if isinstance(outcome, StreamResponse):
@@ -122,7 +122,7 @@ async def messages(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     """OpenAI's embeddings, served by an embedding model and accounted like a completion."""
     gateway, key = await caller(request)
-    body = await _body(request, EmbeddingsRequest)
+    body = await read_body(request, EmbeddingsRequest)
     outcome = await gateway.embeddings(body, key, request.state.request_id)
     return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
 
@@ -131,29 +131,14 @@ async def _message_events(
     chunks: AsyncIterator[bytes], writer: MessageEventWriter
 ) -> AsyncIterator[bytes]:
     """The gateway's OpenAI SSE stream, re-framed as Anthropic's named events."""
-    try:
-        async for frame in chunks:
-            for line in frame.splitlines():
-                if not line.startswith(b"data: "):
-                    continue
-                data = line[6:]
-                if data == b"[DONE]":
-                    for event in writer.finish():
-                        yield _event(event)
-                    return
-                chunk = json.loads(data)
-                if "error" in chunk:  # the upstream failed mid-stream
-                    error = {"type": "api_error", "message": chunk["error"].get("message", "")}
-                    yield _event({"type": "error", "error": error})
-                    return
-                for event in writer.feed(chunk):
-                    yield _event(event)
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-def _event(event: dict[str, Any]) -> bytes:
-    data = json.dumps(event, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    async for chunk in chat_chunks(chunks):
+        if chunk is None:
+            for event in writer.finish():
+                yield named_event(event)
+        elif "error" in chunk:  # the upstream failed mid-stream
+            error = {"type": "api_error", "message": chunk["error"].get("message", "")}
+            yield named_event({"type": "error", "error": error})
+            return
+        else:
+            for event in writer.feed(chunk):
+                yield named_event(event)

@@ -7,7 +7,9 @@ upstream request and record the partial usage at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from starlette.responses import StreamingResponse
@@ -41,3 +43,28 @@ class EventStreamResponse(StreamingResponse):
                     aclose = getattr(stream, "aclose", None)
                     if aclose is not None:
                         await aclose()
+
+
+def named_event(event: dict[str, Any]) -> bytes:
+    """One event as an SSE frame named by its `type` (Anthropic's and the Responses API's)."""
+    data = json.dumps(event, separators=(",", ":"))
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+async def chat_chunks(frames: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any] | None]:
+    """The gateway's chat SSE stream, parsed: each chunk (one with an `error` is the upstream
+    failing mid-stream), then None for its `[DONE]`. Closes `frames` however it ends."""
+    try:
+        async for frame in frames:
+            for line in frame.splitlines():
+                if not line.startswith(b"data: "):
+                    continue
+                data = line[6:]
+                if data == b"[DONE]":
+                    yield None
+                    return
+                yield json.loads(data)
+    finally:
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
@@ -54,3 +56,14 @@ def write_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> int:
         if not pending:
             return len(requests)
     raise RuntimeError("DynamoDB left items unprocessed after retries")
+
+
+def pack(value: Any) -> bytes:
+    """`value` as zlib-compressed compact JSON: how UsageTable keeps a large body (cheaper
+    writes and reads, and more of it fits DynamoDB's 400 KB item)."""
+    return zlib.compress(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), 6)
+
+
+def unpack(packed: Any) -> Any:
+    """What `pack` packed (raises ValueError or zlib.error for anything else)."""
+    return json.loads(zlib.decompress(bytes(packed)))

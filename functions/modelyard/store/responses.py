@@ -12,7 +12,6 @@ truncated). A hit is one GetItem; TTL deletion lags, so reads check `expires_at`
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
@@ -21,7 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from modelyard.pricing.prices import TokenUsage
-from modelyard.store.dynamo import as_int, from_item, query_all, to_item, write_batch
+from modelyard.store.dynamo import (
+    as_int,
+    from_item,
+    pack,
+    query_all,
+    to_item,
+    unpack,
+    write_batch,
+)
 from modelyard.store.schema import TTL_ATTRIBUTE
 
 logger = logging.getLogger("modelyard.cache")
@@ -69,7 +76,7 @@ class ResponseCacheStore:
         if as_int(item.get(TTL_ATTRIBUTE)) <= now or now - created > max_age:
             return None
         try:
-            body = json.loads(zlib.decompress(bytes(item["body"])))
+            body = unpack(item["body"])
         except (KeyError, ValueError, zlib.error):
             logger.warning("unreadable cache entry %s for tenant %s", key, tenant)
             return None
@@ -94,9 +101,7 @@ class ResponseCacheStore:
         self, tenant: str, key: str, entry: CachedResponse, ttl: int, now: float | None = None
     ) -> bool:
         """Store `entry` for `ttl` seconds; False (nothing written) when it is too large."""
-        packed = zlib.compress(
-            json.dumps(entry.body, separators=(",", ":"), ensure_ascii=False).encode(), 6
-        )
+        packed = pack(entry.body)
         if len(packed) > MAX_BODY_BYTES:
             logger.info(
                 "not caching %s: %d bytes compressed exceeds %d", key, len(packed), MAX_BODY_BYTES
