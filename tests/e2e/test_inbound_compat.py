@@ -34,6 +34,7 @@ def claude(stack: LocalStack) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=root, api_key=stack.api_key, max_retries=0)
 
 
+@pytest.mark.compat("anthropic (Python)", "messages.create")
 @pytest.mark.parametrize("model", ["claude-4-sonnet", "gemini-2.5-flash", "deepseek-v4-flash"])
 def test_anthropic_sdk_creates_a_message_served_by_any_format(
     claude: anthropic.Anthropic, stack: LocalStack, model: str
@@ -56,6 +57,7 @@ def test_anthropic_sdk_creates_a_message_served_by_any_format(
     assert entry["cost_usd"] == Decimal(raw.headers["x-modelyard-cost-usd"])
 
 
+@pytest.mark.compat("anthropic (Python)", "messages.stream")
 def test_anthropic_sdk_streams_text_and_reports_usage(claude: anthropic.Anthropic):
     with claude.messages.stream(
         model="bedrock-claude-sonnet-4",
@@ -70,6 +72,7 @@ def test_anthropic_sdk_streams_text_and_reports_usage(claude: anthropic.Anthropi
     assert final.stop_reason == "end_turn"
 
 
+@pytest.mark.compat("anthropic (Python)", "tool use")
 def test_anthropic_sdk_tool_use_round_trip_streamed_and_not(claude: anthropic.Anthropic):
     question: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
     first = claude.messages.create(
@@ -99,6 +102,7 @@ def test_anthropic_sdk_tool_use_round_trip_streamed_and_not(claude: anthropic.An
     assert streamed.input == {"city": "simulated"} and final.stop_reason == "tool_use"  # type: ignore[union-attr]
 
 
+@pytest.mark.compat("anthropic (Python)", "error classes")
 def test_anthropic_sdk_sees_errors_in_anthropic_shape(
     claude: anthropic.Anthropic, stack: LocalStack
 ):
@@ -121,6 +125,7 @@ def test_anthropic_sdk_sees_errors_in_anthropic_shape(
     assert "max_tokens" in body["error"]["message"]
 
 
+@pytest.mark.compat("openai (Python)", "embeddings.create")
 def test_embeddings_are_routed_priced_and_accounted(stack: LocalStack):
     client = OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
     raw = client.embeddings.with_raw_response.create(

@@ -1,5 +1,6 @@
 """The official openai Node SDK (installed with npm for the test) against the local server:
-chat and stream, served by every upstream format."""
+chat completions and the Responses API, each JSON and streamed, served by every upstream
+format."""
 
 from __future__ import annotations
 
@@ -34,11 +35,29 @@ const client = new OpenAI({
       if (chunk.choices.length) text += chunk.choices[0].delta.content || "";
       if (chunk.usage) usage = chunk.usage;
     }
-    out[model] = { chat: chat.choices[0].message.content, stream: text, usage };
+    const response = await client.responses.create({ model, input: "Say hello [sim:tokens=5]" });
+    const events = await client.responses.create({
+      model, input: "Say hello [sim:tokens=5]", stream: true,
+    });
+    let streamed = "";
+    const types = [];
+    let completed = null;
+    for await (const event of events) {
+      types.push(event.type);
+      if (event.type === "response.output_text.delta") streamed += event.delta;
+      if (event.type === "response.completed") completed = event.response;
+    }
+    out[model] = {
+      chat: chat.choices[0].message.content, stream: text, usage,
+      response: response.output_text, response_usage: response.usage,
+      streamed, types, completed: completed && completed.usage,
+    };
   }
   console.log(JSON.stringify(out));
 })().catch((err) => { console.error(err); process.exit(1); });
 """
+#: the npm package the test installs (the compatibility table names its version)
+NODE_PACKAGE = "openai@6.49"
 MODELS = ["gpt-4o", "claude-4-sonnet", "gemini-2.5-flash", "bedrock-claude-sonnet-4"]
 
 
@@ -51,7 +70,7 @@ def node_openai(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("node-openai")
     try:
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "openai@^5"],
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", NODE_PACKAGE],
             cwd=folder,
             check=True,
             capture_output=True,
@@ -62,7 +81,9 @@ def node_openai(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_node_openai_sdk_chats_and_streams_through_every_format(
+@pytest.mark.compat("openai (Node)", "chat.completions.create, streamed and not")
+@pytest.mark.compat("openai (Node)", "responses.create, streamed and not")
+def test_node_openai_sdk_chats_and_responds_through_every_format(
     node_openai: Path, stack: LocalStack
 ):
     script = node_openai / "check.js"
@@ -87,3 +108,8 @@ def test_node_openai_sdk_chats_and_streams_through_every_format(
         assert answer["chat"].startswith(f"(simulated {model})")
         assert answer["stream"] == answer["chat"]
         assert answer["usage"]["completion_tokens"] == 5
+        assert answer["response"] == answer["streamed"] == answer["chat"]
+        assert answer["response_usage"]["output_tokens"] == 5
+        assert answer["completed"]["output_tokens"] == 5
+        assert answer["types"][0] == "response.created"
+        assert answer["types"][-1] == "response.completed"

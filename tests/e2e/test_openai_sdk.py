@@ -8,6 +8,7 @@ import json
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from pydantic import BaseModel
 
 from modelyard.local.stack import LocalStack
 from tests.helpers import ledger_items
@@ -18,6 +19,7 @@ def client(stack: LocalStack) -> OpenAI:
     return OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
 
 
+@pytest.mark.compat("openai (Python)", "chat.completions.create")
 def test_openai_sdk_gets_a_completion_with_modelyard_headers(client: OpenAI, stack: LocalStack):
     raw = client.chat.completions.with_raw_response.create(
         model="deepseek-ai/DeepSeek-V4-Flash",
@@ -66,6 +68,7 @@ def test_auto_route_names_task_model_and_reason(client: OpenAI):
     assert raw.headers["x-modelyard-route-reason"].startswith("balanced")
 
 
+@pytest.mark.compat("openai (Python)", "models.list")
 def test_models_lists_routable_models_and_auto_routes(client: OpenAI):
     ids = {m.id for m in client.models.list()}
     assert {"auto", "auto:cost", "auto:quality", "auto:speed"} <= ids
@@ -79,6 +82,7 @@ def test_models_lists_routable_models_and_auto_routes(client: OpenAI):
     } <= ids
 
 
+@pytest.mark.compat("openai (Python)", "chat.completions.create(stream=True)")
 def test_stream_delivers_chunks_and_a_usage_chunk_with_cost(client: OpenAI, stack: LocalStack):
     stream = client.chat.completions.create(
         model="qwen3-32b",
@@ -106,6 +110,7 @@ def test_stream_without_include_usage_has_no_usage_chunk(client: OpenAI):
     assert all(c.usage is None for c in chunks)
 
 
+@pytest.mark.compat("openai (Python)", "AsyncOpenAI streaming")
 def test_async_client_streams(stack: LocalStack):
     async def run() -> list[str]:
         client = AsyncOpenAI(base_url=stack.base_url, api_key=stack.api_key)  # type: ignore[attr-defined]
@@ -122,6 +127,7 @@ def test_async_client_streams(stack: LocalStack):
     assert "".join(pieces).startswith("(simulated claude-4-sonnet)")
 
 
+@pytest.mark.compat("openai (Python)", "response_format json_object")
 def test_json_mode_returns_json(client: OpenAI):
     completion = client.chat.completions.create(
         model="gpt-4o",
@@ -131,6 +137,7 @@ def test_json_mode_returns_json(client: OpenAI):
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
 
 
+@pytest.mark.compat("openai (Python)", "error classes")
 def test_errors_reach_the_sdk_with_openai_shape(stack: LocalStack, client: OpenAI):
     bad_key = OpenAI(base_url=stack.base_url, api_key="sk-wrong", max_retries=0)  # type: ignore[attr-defined]
     with pytest.raises(openai.AuthenticationError) as auth:
@@ -200,3 +207,20 @@ def test_feedback_moves_quality_only_after_enough_ratings():
 
     assert Feedback(1, Decimal(0)).blend(9.0) == pytest.approx(9.0 * 20 / 21)
     assert Feedback(200, Decimal(200)).blend(8.0) == pytest.approx((160 + 2000) / 220)
+
+
+class Invoice(BaseModel):
+    number: str
+    total_usd: float
+    paid: bool
+
+
+@pytest.mark.compat("openai (Python)", "chat.completions.parse")
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-4-sonnet", "gemini-2.5-flash"])
+def test_chat_completions_parse_returns_the_schema_s_object(client: OpenAI, model: str):
+    completion = client.chat.completions.parse(
+        model=model,
+        messages=[{"role": "user", "content": "Extract the invoice: #A-7, $120, paid."}],
+        response_format=Invoice,
+    )
+    assert isinstance(completion.choices[0].message.parsed, Invoice)

@@ -35,6 +35,7 @@ def client(stack: LocalStack) -> OpenAI:
     return OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
 
 
+@pytest.mark.compat("openai (Python)", "responses.create")
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-4-sonnet", "gemini-2.5-flash"])
 def test_create_answers_a_response_priced_and_ledgered(
     client: OpenAI, stack: LocalStack, model: str
@@ -60,6 +61,7 @@ def test_create_answers_a_response_priced_and_ledgered(
     assert entry["cost_usd"] == Decimal(meta["cost_usd"]) and entry["output_tokens"] == 7
 
 
+@pytest.mark.compat("openai (Python)", "responses.create(stream=True)")
 def test_stream_sends_the_documented_event_sequence(client: OpenAI) -> None:
     events = list(
         client.responses.create(model="claude-4-sonnet", input="Hi [sim:tokens=6]", stream=True)
@@ -86,6 +88,7 @@ def test_stream_sends_the_documented_event_sequence(client: OpenAI) -> None:
     assert final.output_text == text and final.usage.output_tokens == 6
 
 
+@pytest.mark.compat("openai (Python)", "responses.stream")
 def test_stream_helper_gets_the_final_response(client: OpenAI) -> None:
     with client.responses.stream(model="gpt-4o", input="Hi [sim:tokens=5]") as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
@@ -94,6 +97,7 @@ def test_stream_helper_gets_the_final_response(client: OpenAI) -> None:
     assert client.responses.retrieve(final.id).output_text == final.output_text
 
 
+@pytest.mark.compat("openai (Python)", "previous_response_id, input_items.list")
 def test_previous_response_id_continues_the_conversation(client: OpenAI) -> None:
     first = client.responses.create(model="gpt-4o", input="My name is Ada. [sim:tokens=9]")
     second = client.responses.create(
@@ -108,6 +112,7 @@ def test_previous_response_id_continues_the_conversation(client: OpenAI) -> None
     assert item.type == "message" and item.content[0].text == "What is my name? [sim:tokens=3]"  # type: ignore[union-attr]
 
 
+@pytest.mark.compat("openai (Python)", "responses function tools")
 def test_a_function_tool_round_trip(client: OpenAI) -> None:
     asked = client.responses.create(
         model="auto", input="What is the weather in Paris?", tools=[WEATHER_TOOL]
@@ -124,6 +129,7 @@ def test_a_function_tool_round_trip(client: OpenAI) -> None:
     assert not [item for item in answered.output if item.type == "function_call"]
 
 
+@pytest.mark.compat("openai (Python)", "responses function tools")
 def test_a_streamed_function_call_streams_its_arguments(client: OpenAI) -> None:
     events = list(
         client.responses.create(
@@ -142,6 +148,7 @@ class Verdict(BaseModel):
     confidence: float
 
 
+@pytest.mark.compat("openai (Python)", "responses.parse")
 def test_parse_returns_a_schema_valid_object(client: OpenAI) -> None:
     response = client.responses.parse(
         model="gpt-4o", input="Is this review positive? 'Loved it.'", text_format=Verdict
@@ -149,6 +156,7 @@ def test_parse_returns_a_schema_valid_object(client: OpenAI) -> None:
     assert isinstance(response.output_parsed, Verdict)
 
 
+@pytest.mark.compat("openai (Python)", "responses.retrieve, responses.delete")
 def test_a_stored_response_can_be_deleted(client: OpenAI) -> None:
     created = client.responses.create(model="gpt-4o", input="Keep this [sim:tokens=3]")
     assert client.responses.retrieve(created.id).output_text == created.output_text
