@@ -212,6 +212,16 @@ class Env:
         return str(self.info["api_key"])
 
 
+def responses_request(chat: dict[str, Any]) -> dict[str, Any]:
+    """`chat` as a Responses API request (its messages as input items), not stored."""
+    return {
+        "model": chat["model"],
+        "input": [{"role": m["role"], "content": m["content"]} for m in chat["messages"]],
+        "temperature": chat["temperature"],
+        "store": False,
+    }
+
+
 def _ok(status: int, payload: bytes) -> bool:
     return status == 200 and b'"choices"' in payload
 
@@ -240,6 +250,7 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
     async def core() -> bool:
         key = await gw_null.authenticate(f"Bearer {env.api_key}")
         outcome = await gw_null.chat(json.loads(body), key, "req_bench")
+        await outcome.settle()  # as the app does before the body goes
         json.dumps(outcome.body, separators=(",", ":"))
         return True
 
@@ -249,9 +260,15 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
     async def full() -> bool:
         return _ok(*await app_full.post("/v1/chat/completions", body))
 
-    log(f"in process: direct / gateway core / app without publish / app with publish, n={n}")
+    async def responses() -> bool:
+        """The same request through the Responses API (bridged over chat; nothing stored)."""
+        status, payload = await app_null.post("/v1/responses", responses_body)
+        return status == 200 and b'"output_text"' in payload
+
+    responses_body = json.dumps(responses_request(chat_body())).encode()
+    log(f"in process: direct / core / app without publish / with publish / responses, n={n}")
     stats = await interleaved(
-        {"direct": direct, "core": core, "nopub": nopub, "full": full},
+        {"direct": direct, "core": core, "nopub": nopub, "full": full, "responses": responses},
         n,
         seconds,
         between_blocks=lambda: purge_usage_queue(env.info),
@@ -294,6 +311,7 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
     await client.aclose()
 
     d, c, a, f, p = (stats[k] for k in ("direct", "core", "nopub", "full", "publish"))
+    r = stats["responses"]
     added = a.p50_ms - d.p50_ms
     rows = [
         Row(
@@ -343,6 +361,16 @@ async def _overhead(env: Env) -> tuple[list[Row], dict[str, Summary]]:
             added,
             "whole app added p50",
             "the rest is FastAPI/Starlette routing, middleware, validation, response",
+        ),
+        Row(
+            "in-process",
+            "Responses API added latency p50 (bridged over chat; no publish, store false)",
+            r.p50_ms - d.p50_ms,
+            "ms",
+            added,
+            "chat completions added p50",
+            f"p99 added {fmt(r.p99_ms - d.p99_ms)} ms vs chat's {fmt(a.p99_ms - d.p99_ms)} ms; "
+            f"errors={r.errors}",
         ),
         Row(
             "in-process",
