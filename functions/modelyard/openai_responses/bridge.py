@@ -144,7 +144,10 @@ def _chat_message(item: dict[str, Any], n: int) -> dict[str, Any]:
         )
     if role == "assistant":  # earlier output: its text (and refusals) as the message's text
         return {"role": role, "content": _joined_text(content)}
-    return {"role": role, "content": [_chat_part(part, n, p) for p, part in enumerate(content)]}
+    parts = [_chat_part(part, n, p) for p, part in enumerate(content)]
+    if len(parts) == 1 and parts[0]["type"] == "text":  # the common case, as chat sends it
+        return {"role": role, "content": parts[0]["text"]}
+    return {"role": role, "content": parts}
 
 
 def _chat_part(part: dict[str, Any], n: int, p: int) -> dict[str, Any]:
