@@ -18,20 +18,28 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from modelyard import accounting
 from modelyard.cache.replay import StreamAssembler
-from modelyard.pricing.prices import TokenUsage
+from modelyard.errors import GatewayError
+from modelyard.exchange import RequestContext, StreamResponse
+from modelyard.pricing.prices import TokenUsage, cost_usd
 from modelyard.providers.base import StreamState, openai_usage
 from modelyard.providers.errors import UpstreamError
-from modelyard.resilience.executor import StreamStart
+from modelyard.resilience.executor import FallbackExecutor, StreamStart
+from modelyard.routing.planner import Candidate, RequestFeatures, RoutePlan
+
+if TYPE_CHECKING:  # the cache's serving imports `frames` from here
+    from modelyard.cache.serving import CacheServer
 
 
 class StreamBook(Protocol):
-    """What the gateway does with a stream's outcome (see `Gateway._stream`)."""
+    """What is done with a stream's outcome (`RecordingBook`, or a test's own)."""
 
     @property
     def caching(self) -> bool:
@@ -51,6 +59,59 @@ class StreamBook(Protocol):
     def meta(self, cost: Decimal) -> dict[str, Any]:
         """The `modelyard` object of the final usage chunk."""
         ...
+
+
+async def open_relay(
+    executor: FallbackExecutor,
+    accounts: accounting.Accountant,
+    cache: CacheServer,
+    body: dict[str, Any],
+    ctx: RequestContext,
+    plan: RoutePlan,
+    features: RequestFeatures,
+) -> StreamResponse:
+    """The first candidate whose stream starts (executor), relayed and recorded once."""
+    try:
+        start = await executor.open_stream(plan.candidates, body, ctx.execution, plan.hedge)
+    except GatewayError:
+        await accounts.record_failure(ctx, plan)
+        raise
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    book = RecordingBook(accounts, cache, ctx, plan, start.candidate)
+    relay = StreamRelay(start, book, include_usage, features.estimated_input_tokens)
+    return StreamResponse(relay, accounting.headers(ctx, plan, start.candidate))
+
+
+@dataclass(slots=True)
+class RecordingBook:
+    """A stream's outcome, recorded by the accountant and kept by the cache (`StreamBook`)."""
+
+    accounts: accounting.Accountant
+    cache: CacheServer
+    ctx: RequestContext
+    plan: RoutePlan
+    candidate: Candidate
+
+    @property
+    def caching(self) -> bool:
+        return self.ctx.cache is not None and self.ctx.cache.write
+
+    async def record(
+        self, status: str, usage: TokenUsage, estimated: bool, ttft_ms: int
+    ) -> Decimal:
+        cost = cost_usd(usage, self.candidate.price)
+        event = self.accounts.event(
+            self.ctx, self.plan, self.candidate, status, usage, cost, ttft_ms, estimated
+        )
+        event.stream = True
+        await self.accounts.record(self.ctx, event)
+        return cost
+
+    def keep(self, completion: dict[str, Any], usage: TokenUsage, cost: Decimal) -> None:
+        self.cache.keep(self.ctx, self.candidate, completion, usage, cost)
+
+    def meta(self, cost: Decimal) -> dict[str, Any]:
+        return accounting.meta(self.ctx, self.plan, self.candidate, cost)
 
 
 class StreamRelay:

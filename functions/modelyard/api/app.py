@@ -43,7 +43,8 @@ from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
 from modelyard.capped import TooLarge, read_capped
 from modelyard.errors import NotFound, PayloadTooLarge
-from modelyard.gateway import Gateway, StreamResponse, new_request_id
+from modelyard.exchange import StreamResponse, new_request_id
+from modelyard.gateway import Gateway
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.logs import REQUEST_ID, log_exchange
 from modelyard.settings import Settings, get_settings

@@ -26,7 +26,7 @@ from modelyard.api.schemas import (
     error_responses,
 )
 from modelyard.api.sse import EventStreamResponse, chat_chunks, named_event
-from modelyard.gateway import StreamResponse
+from modelyard.exchange import StreamResponse
 from modelyard.providers.anthropic import (
     MessageEventWriter,
     message_from_openai,

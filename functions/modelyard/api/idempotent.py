@@ -20,7 +20,8 @@ from modelyard.api.responses import AccountedResponse
 from modelyard.api.sse import EventStreamResponse
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import PermissionDenied
-from modelyard.gateway import ChatResponse, Gateway
+from modelyard.exchange import ChatResponse
+from modelyard.gateway import Gateway
 from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.stream_relay import frames
 

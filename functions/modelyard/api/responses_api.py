@@ -26,7 +26,8 @@ from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_
 from modelyard.api.sse import EventStreamResponse, chat_chunks, named_event
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import NotFound
-from modelyard.gateway import Gateway, StreamResponse
+from modelyard.exchange import StreamResponse
+from modelyard.gateway import Gateway
 from modelyard.openai_responses import bridge
 from modelyard.openai_responses.events import ResponseEventWriter
 from modelyard.store.stored_responses import StoredResponse, StoredResponses
