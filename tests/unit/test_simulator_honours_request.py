@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 from botocore.eventstream import EventStreamBuffer
+from openai import OpenAI
+from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from modelyard.local.simulator import SimModel, Simulator
@@ -628,3 +630,55 @@ def test_bedrock_stop_sequences_and_max_tokens(client: TestClient, stream: bool)
     assert stopped["stopReason"] == "stop_sequence"
     cut = converse(client, stream, "[sim:tokens=20]", inferenceConfig={"maxTokens": 4})
     assert cut["stopReason"] == "max_tokens" and cut["usage"]["outputTokens"] == 4
+
+
+# -- the official openai SDK reads what the simulator writes ---------------------------------
+class Reading(BaseModel):
+    at: str
+    value: float
+
+
+class Report(BaseModel):
+    station: str
+    readings: list[Reading]
+    note: str | None
+
+
+@pytest.fixture
+def sdk(client: TestClient) -> OpenAI:
+    return OpenAI(base_url="http://testserver/openai/v1", api_key="sim", http_client=client)
+
+
+def test_openai_sdk_parse_gets_a_pydantic_instance(sdk: OpenAI) -> None:
+    completion = sdk.chat.completions.parse(
+        model=MODEL, messages=[{"role": "user", "content": "report"}], response_format=Report
+    )
+    report = completion.choices[0].message.parsed
+    assert isinstance(report, Report) and report.readings
+
+
+def test_openai_sdk_responses_create_and_stream(sdk: OpenAI) -> None:
+    created = sdk.responses.create(model=MODEL, input="Say hello [sim:tokens=5]")
+    assert created.output_text.startswith("(simulated") and created.usage.output_tokens == 5
+    with sdk.responses.stream(
+        model=MODEL,
+        input="time?",
+        tools=[{"type": "function", "name": "get_time", "parameters": TIME, "strict": False}],
+        tool_choice="required",
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.function_call_arguments.done" in kinds
+    (call,) = final.output
+    assert call.type == "function_call" and valid(json.loads(call.arguments), TIME)
+    parsed = sdk.responses.parse(model=MODEL, input="report", text_format=Report)
+    assert isinstance(parsed.output_parsed, Report)
+
+
+def test_responses_faults_use_openai_error_shape() -> None:
+    simulator = Simulator([SimModel(MODEL, MODEL, 0, 1000)], latency="zero", faults=f"{MODEL}=429")
+    response = TestClient(simulator.app()).post(
+        "/openai/v1/responses", json={"model": MODEL, "input": "hi"}
+    )
+    assert response.status_code == 429 and response.headers["retry-after"] == "1"
+    assert response.json()["error"]["type"] == "rate_limit_exceeded"

@@ -13,6 +13,12 @@ from modelyard.local.simulator.core import Answer, Ask, Choice
 from modelyard.local.simulator.wire import Frames, first_token_unpaced, named_event
 from modelyard.providers.anthropic import openai_request
 
+#: what a malformed fault sends instead of the answer (whole, streamed)
+BROKEN = (
+    b'{"type": "message", "content": [',
+    b'event: message_start\ndata: {"type": "message_start", \n\n',
+)
+
 
 def ask(body: dict[str, Any]) -> Ask:
     seen = openai_chat.ask(openai_request(body))

@@ -11,6 +11,9 @@ from typing import Any
 from modelyard.local.simulator.anthropic import stop_reason
 from modelyard.local.simulator.core import Answer, Ask, Tool, Turn
 
+#: what a malformed fault sends instead of the answer (a stream gets wrong CRCs)
+BROKEN = (b'{"output": {"message": ', None)
+
 
 def ask(body: dict[str, Any]) -> Ask:
     turns = [Turn("system", _text(body["system"]))] if body.get("system") else []

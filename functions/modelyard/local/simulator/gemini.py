@@ -13,6 +13,9 @@ from modelyard.local.simulator.wire import Frames, first_token_unpaced, sse
 
 _MODES = {"NONE": "none", "ANY": "required", "VALIDATED": "auto"}
 
+#: what a malformed fault sends instead of the answer (whole, streamed)
+BROKEN = (b'{"candidates": [{"content": {', b'data: {"candidates": [{"content": \r\n\r\n')
+
 
 def ask(body: dict[str, Any]) -> Ask:
     turns = []

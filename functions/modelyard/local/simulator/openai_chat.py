@@ -8,6 +8,12 @@ from typing import Any
 from modelyard.local.simulator.core import Answer, Ask, Choice, Tool, Turn, text_of
 from modelyard.local.simulator.wire import FINGERPRINT, Frames, first_token_unpaced, sse
 
+#: what a malformed fault sends instead of the answer (whole, streamed)
+BROKEN = (
+    b'{"id": "chatcmpl-broken", "choices": [',
+    b'data: {"id": "chatcmpl-broken", "choices": [\n\n',
+)
+
 
 def ask(body: dict[str, Any]) -> Ask:
     mode, allowed = tool_choice(body.get("tool_choice"))

@@ -14,6 +14,12 @@ from modelyard.local.simulator.wire import Frames, first_token_unpaced, named_ev
 
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
 
+#: what a malformed fault sends instead of the answer (whole, streamed)
+BROKEN = (
+    b'{"id": "resp_broken", "output": [',
+    b'event: response.created\ndata: {"type": "response.created", \n\n',
+)
+
 
 def hosted_tools(body: dict[str, Any]) -> list[str]:
     """The tools (and a tool choice) that are not function tools, by type."""

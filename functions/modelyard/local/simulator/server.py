@@ -93,21 +93,21 @@ class Simulator:
         model: SimModel,
         fault: Fault | None,
         answer: Answer,
-        whole: Callable[[], dict[str, Any]] | None,
+        whole: Callable[[], dict[str, Any]],
         frames: Callable[[], wire.Frames] | None,
-        broken: bytes | None,
+        broken: tuple[bytes, bytes | None],
         headers: dict[str, str] = wire.SIM_HEADERS,
         media_type: str = "text/event-stream",
     ) -> Response:
-        """The answer as the format writes it, whole (`whole`) or streamed (`frames`), paced
-        by the model; `broken` is what a malformed fault sends instead."""
+        """The answer as the format writes it, streamed (`frames`, when the request asked for
+        a stream) or whole, paced by the model; a malformed fault sends the format's `broken`
+        (whole, stream) bytes instead."""
         ttft, per_token = self._delays(model)
         if frames is not None:
-            paced = wire.paced(frames(), ttft, per_token, fault, broken, cut_at=3)
+            paced = wire.paced(frames(), ttft, per_token, fault, broken[1], cut_at=3)
             return wire.stream(paced, media_type, headers)
-        assert whole is not None
         return await wire.answer(
-            whole(), answer.completion_tokens, ttft, per_token, fault, broken or b"", headers
+            whole(), answer.completion_tokens, ttft, per_token, fault, broken[0], headers
         )
 
     def _retry_after(self, status: int) -> dict[str, str]:
@@ -148,20 +148,14 @@ class Simulator:
         if refused is not None:
             return refused
         answer = self._cached_answer(openai_chat.ask(body), model)
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            broken = b'data: {"id": "chatcmpl-broken", "choices": [\n\n'
-            return await self._respond(
-                model,
-                fault,
-                answer,
-                None,
-                lambda: openai_chat.chunks(answer, include_usage),
-                broken,
-            )
-        broken = b'{"id": "chatcmpl-broken", "choices": ['
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return await self._respond(
-            model, fault, answer, lambda: openai_chat.completion(answer), None, broken
+            model,
+            fault,
+            answer,
+            lambda: openai_chat.completion(answer),
+            (lambda: openai_chat.chunks(answer, include_usage)) if body.get("stream") else None,
+            openai_chat.BROKEN,
         )
 
     async def openai_responses(self, request: Request) -> Response:
@@ -191,14 +185,13 @@ class Simulator:
         if refused is not None:
             return refused
         answer = self._cached_answer(responses.ask(body), model)
-        if body.get("stream"):
-            broken = b'event: response.created\ndata: {"type": "response.created", \n\n'
-            return await self._respond(
-                model, fault, answer, None, lambda: responses.events(answer, body), broken
-            )
-        broken = b'{"id": "resp_broken", "output": ['
         return await self._respond(
-            model, fault, answer, lambda: responses.response(answer, body), None, broken
+            model,
+            fault,
+            answer,
+            lambda: responses.response(answer, body),
+            (lambda: responses.events(answer, body)) if body.get("stream") else None,
+            responses.BROKEN,
         )
 
     # -- Anthropic wire format ----------------------------------------------------------------
@@ -227,14 +220,13 @@ class Simulator:
         if refused is not None:
             return refused
         answer = compose(anthropic.ask(body), model)
-        if body.get("stream"):
-            broken = b'event: message_start\ndata: {"type": "message_start", \n\n'
-            return await self._respond(
-                model, fault, answer, None, lambda: anthropic.events(answer), broken
-            )
-        broken = b'{"type": "message", "content": ['
         return await self._respond(
-            model, fault, answer, lambda: anthropic.message(answer), None, broken
+            model,
+            fault,
+            answer,
+            lambda: anthropic.message(answer),
+            (lambda: anthropic.events(answer)) if body.get("stream") else None,
+            anthropic.BROKEN,
         )
 
     # -- OpenAI embeddings ---------------------------------------------------------------------
@@ -305,18 +297,18 @@ class Simulator:
         if refused is not None:
             return refused
         answer = compose(gemini.ask(body), model)
-        if method == "streamGenerateContent":
-            if request.query_params.get("alt") != "sse":  # without it: one JSON array, at the end
-                ttft, per_token = self._delays(model)
-                await asyncio.sleep(ttft + per_token * answer.completion_tokens)
-                return JSONResponse(gemini.chunks(answer), headers=wire.SIM_HEADERS)
-            broken = b'data: {"candidates": [{"content": \r\n\r\n'
-            return await self._respond(
-                model, fault, answer, None, lambda: gemini.frames(answer), broken
-            )
-        broken = b'{"candidates": [{"content": {'
+        streamed = method == "streamGenerateContent"
+        if streamed and request.query_params.get("alt") != "sse":
+            ttft, per_token = self._delays(model)  # without alt=sse: one JSON array, at the end
+            await asyncio.sleep(ttft + per_token * answer.completion_tokens)
+            return JSONResponse(gemini.chunks(answer), headers=wire.SIM_HEADERS)
         return await self._respond(
-            model, fault, answer, lambda: gemini.response(answer), None, broken
+            model,
+            fault,
+            answer,
+            lambda: gemini.response(answer),
+            (lambda: gemini.frames(answer)) if streamed else None,
+            gemini.BROKEN,
         )
 
     # -- Bedrock wire format ------------------------------------------------------------------
@@ -340,30 +332,25 @@ class Simulator:
             return refused
         answer = compose(bedrock.ask(body), model)
         headers = {**wire.SIM_HEADERS, "x-amzn-requestid": str(uuid.uuid4())}
-        if stream:
-            corrupt = fault is not None and fault.kind == "malformed"
+        corrupt = fault is not None and fault.kind == "malformed"
 
-            def frames() -> wire.Frames:
-                return wire.first_token_unpaced(
-                    [
-                        (wire.bedrock_frame(event_type, payload, corrupt), wait)
-                        for event_type, payload, wait in bedrock.events(answer)
-                    ]
-                )
-
-            return await self._respond(
-                model,
-                fault,
-                answer,
-                None,
-                frames,
-                None,
-                headers,
-                "application/vnd.amazon.eventstream",
+        def frames() -> wire.Frames:
+            return wire.first_token_unpaced(
+                [
+                    (wire.bedrock_frame(event_type, payload, corrupt), wait)
+                    for event_type, payload, wait in bedrock.events(answer)
+                ]
             )
-        broken = b'{"output": {"message": '
+
         return await self._respond(
-            model, fault, answer, lambda: bedrock.converse(answer), None, broken, headers
+            model,
+            fault,
+            answer,
+            lambda: bedrock.converse(answer),
+            frames if stream else None,
+            bedrock.BROKEN,
+            headers,
+            "application/vnd.amazon.eventstream",
         )
 
     # -- control ------------------------------------------------------------------------------
