@@ -682,3 +682,13 @@ def test_responses_faults_use_openai_error_shape() -> None:
     )
     assert response.status_code == 429 and response.headers["retry-after"] == "1"
     assert response.json()["error"]["type"] == "rate_limit_exceeded"
+
+
+def test_chat_allowed_tools_choice_narrows_the_tools(client: TestClient) -> None:
+    choice = {
+        "type": "allowed_tools",
+        "allowed_tools": {"mode": "required", "tools": [{"type": "function", "name": "get_time"}]},
+    }
+    out = chat(client, False, "[sim:calls=2]", tools=CHAT_TOOLS, tool_choice=choice)
+    (call,) = out["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_time"

@@ -242,7 +242,7 @@ def _tool_calls(ask: Ask) -> list[ToolCall]:
         return []
     match = _CALLS_DIRECTIVE.search(ask.last_user)
     count = max(int(match.group(1)), 1) if match else 1
-    if not ask.parallel_tool_calls or (ask.allowed_tools is not None and len(tools) == 1):
+    if not ask.parallel_tool_calls or (len(tools) == 1 and ask.tool_choice == "required"):
         count = 1
     return [_call(tools[i % len(tools)]) for i in range(count)]
 

@@ -43,8 +43,14 @@ def ask(body: dict[str, Any]) -> Ask:
 
 
 def tool_choice(choice: Any) -> tuple[str, tuple[str, ...] | None]:
-    """OpenAI's tool_choice (a mode or `{"type": "function", "function": {"name"}}`, the
-    Responses API's flat `{"type": "function", "name"}` too) as a mode and the allowed names."""
+    """OpenAI's tool_choice (a mode, `{"type": "function", "function": {"name"}}`, the
+    Responses API's flat `{"type": "function", "name"}`, or `{"type": "allowed_tools"}`) as a
+    mode and the names it allows."""
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        allowed = choice.get("allowed_tools") or choice
+        names = [(t.get("function") or t).get("name") for t in allowed.get("tools") or []]
+        mode = "required" if allowed.get("mode") == "required" else "auto"
+        return mode, tuple(str(name) for name in names)
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name") or choice.get("name")
         return "required", (str(name),)
