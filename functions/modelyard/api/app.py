@@ -81,7 +81,7 @@ class RequestIdMiddleware:
         path = scope.get("path", "")
         encoded_id = request_id.encode()
         id_headers = [(b"x-modelyard-request-id", encoded_id), (b"x-request-id", encoded_id)]
-        if path in errors.ANTHROPIC_PATHS:
+        if errors.is_anthropic(path):
             id_headers.append((b"request-id", encoded_id))  # where Anthropic's SDK looks
 
         async def receive_watching() -> Message:
