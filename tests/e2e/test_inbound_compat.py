@@ -121,6 +121,37 @@ def test_anthropic_sdk_sees_errors_in_anthropic_shape(
     assert "max_tokens" in body["error"]["message"]
 
 
+def test_anthropic_sdk_counts_tokens_of_system_messages_and_tools(claude: anthropic.Anthropic):
+    hello: list[Any] = [{"role": "user", "content": "Say hello to the whole wide world"}]
+    raw = claude.messages.with_raw_response.count_tokens(model="claude-4-sonnet", messages=hello)
+    bare = raw.parse().input_tokens
+    assert bare > 0 and raw.headers["x-modelyard-token-count"] == "estimate"
+    system = "You are terse. " * 40
+    with_system = claude.messages.count_tokens(
+        model="claude-4-sonnet", system=system, messages=hello
+    ).input_tokens
+    assert with_system >= bare + len(system) // 4
+    with_tools = claude.messages.count_tokens(
+        model="claude-4-sonnet", system=system, messages=hello, tools=TOOLS
+    ).input_tokens
+    assert with_tools > with_system
+
+
+def test_count_tokens_is_authenticated_and_validated_in_anthropics_shape(
+    claude: anthropic.Anthropic, stack: LocalStack
+):
+    root = stack.base_url.removesuffix("/v1")  # type: ignore[attr-defined]
+    wrong = anthropic.Anthropic(base_url=root, api_key="sk-wrong", max_retries=0)
+    hello: list[Any] = [{"role": "user", "content": "hi"}]
+    with pytest.raises(anthropic.AuthenticationError):
+        wrong.messages.count_tokens(model="claude-4-sonnet", messages=hello)
+    with pytest.raises(anthropic.NotFoundError):
+        claude.messages.count_tokens(model="claude-9", messages=hello)
+    with pytest.raises(anthropic.BadRequestError) as invalid:
+        claude.messages.count_tokens(model="claude-4-sonnet", messages=[])
+    assert invalid.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
 def test_embeddings_are_routed_priced_and_accounted(stack: LocalStack):
     client = OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
     raw = client.embeddings.with_raw_response.create(

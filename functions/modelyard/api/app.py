@@ -39,6 +39,7 @@ from modelyard.api.schemas import (
     with_body_definitions,
 )
 from modelyard.api.sse import EventStreamResponse
+from modelyard.api.surface import router as surface_router
 from modelyard.auth.keys import KeyRecord
 from modelyard.capped import TooLarge, read_capped
 from modelyard.errors import NotFound, PayloadTooLarge
@@ -192,6 +193,7 @@ def create_app(
     if not public:
         return app
     app.include_router(compat_router)
+    app.include_router(surface_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
