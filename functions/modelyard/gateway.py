@@ -20,7 +20,7 @@ from typing import Any
 
 from modelyard.auth.budgets import Admission, BudgetGuard
 from modelyard.auth.keys import KeyRecord, bearer_token, hash_key
-from modelyard.auth.ratelimits import RateLimiter, RateTicket
+from modelyard.auth.ratelimits import RateLimiter, RateTicket, rate_limit_headers
 from modelyard.cache import policy as cache_policy
 from modelyard.cache.replay import replay
 from modelyard.errors import (
@@ -548,6 +548,7 @@ class Gateway:
             ),
             "x-modelyard-route-reason": _header_safe(plan.reason),
         }
+        headers.update(rate_limit_headers(ctx.rate))
         if ctx.cache_status is not None:
             headers["x-modelyard-cache"] = ctx.cache_status
         if ctx.admission is not None and ctx.admission.warnings:
