@@ -132,3 +132,16 @@ def test_observed_errors_and_latency_move_the_ranking():
     slow = {"deepseek-v4-flash": ModelHealth(attempts=100, errors=0, ttft_ms=9000.0)}
     speed = plan({"model": "auto:speed", "modelyard": {"task": "coding"}}, health=slow)
     assert speed.candidates[0].model.id != "deepseek-v4-flash"
+
+
+def test_route_reason_states_the_expected_first_token_not_a_512_token_answer():
+    from modelyard.catalog import ModelHealth
+
+    body = {"model": "auto", "modelyard": {"task": "coding"}}
+    seeded = plan(body)
+    assert seeded.candidates[0].model.id == "deepseek-v4-flash"  # seed: 420 ms, 60 tokens/s
+    assert seeded.reason.endswith("first token ~420 ms")
+    assert "8953" not in seeded.reason  # 420 ms + 512 tokens at 60/s, the old figure
+    observed = {"deepseek-v4-flash": ModelHealth(attempts=50, errors=0, ttft_ms=812.4)}
+    assert plan(body, health=observed).reason.endswith("first token ~812 ms")
+    assert seeded.explain()["candidates"][0]["expected_ttft_ms"] == 420

@@ -116,6 +116,7 @@ class Candidate:
             "quality": self.quality,
             "estimated_cost_usd": str(self.estimated_cost_usd),
             "estimated_latency_ms": round(self.estimated_latency_ms),
+            "expected_ttft_ms": round(self.expected_ttft_ms),
             "score": round(self.score, 4),
             "error_rate": round(self.error_rate, 3),
         }
@@ -305,9 +306,11 @@ def plan_route(
         if scored_task == task
         else f"low confidence in {task} ({confidence:.2f}), general quality"
     )
+    # the wait a client can check (the ledger's ttft_ms), not the ranking's whole-answer
+    # estimate, which assumes max_tokens (or DEFAULT_OUTPUT_TOKENS) of output
     reason = (
         f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
-        f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
+        f"est ${best.estimated_cost_usd}, first token ~{round(best.expected_ttft_ms)} ms"
     )
     return decided(ranked, reason)
 
