@@ -9,6 +9,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import openai
 import pytest
 from openai import OpenAI
 
@@ -188,3 +189,51 @@ def test_embeddings_refuse_a_chat_model_and_chat_refuses_an_embedding_model(stac
     )
     assert chat.status_code == 400
     assert "embedding model" in json.dumps(chat.json())
+
+
+def test_messages_thinking_top_k_and_server_tools_are_honoured_or_refused_by_name(
+    stack: LocalStack,
+):
+    root = stack.base_url.removesuffix("/v1")  # type: ignore[attr-defined]
+    headers = {"x-api-key": stack.api_key, "anthropic-version": "2023-06-01"}
+    hello: list[Any] = [{"role": "user", "content": "Say hello [sim:tokens=3]"}]
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    body = {"max_tokens": 4096, "messages": hello, "thinking": thinking, "top_k": 20}
+    for model in ("claude-4-sonnet", "gemini-2.5-flash"):
+        served = httpx.post(f"{root}/v1/messages", headers=headers, json={**body, "model": model})
+        assert served.status_code == 200, served.text
+        assert served.headers["x-modelyard-model"] == model
+    refused = httpx.post(
+        f"{root}/v1/messages", headers=headers, json={**body, "model": "deepseek-v4-flash"}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "model deepseek-v4-flash cannot honour top_k" in error["message"]
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 1}
+    with_search = {"max_tokens": 64, "messages": hello, "tools": [search], "model": "auto"}
+    routed = httpx.post(f"{root}/v1/messages", headers=headers, json=with_search)
+    assert routed.status_code == 200, routed.text
+    assert routed.headers["x-modelyard-model"] == "claude-4-sonnet"
+    pinned = httpx.post(
+        f"{root}/v1/messages", headers=headers, json={**with_search, "model": "gpt-4o"}
+    )
+    assert pinned.status_code == 400
+    assert "server tools (web_search_20250305)" in pinned.json()["error"]["message"]
+
+
+def test_chat_parameters_a_pinned_model_cannot_honour_are_a_400_naming_them(stack: LocalStack):
+    client = OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
+    hello: list[Any] = [{"role": "user", "content": "hi [sim:tokens=2]"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="claude-4-sonnet", messages=hello, n=2)
+    assert caught.value.param == "n" and caught.value.code == "unsupported_parameter"
+    assert "claude-4-sonnet" in caught.value.message
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto:quality", messages=hello, n=2
+    )
+    assert raw.headers["x-modelyard-provider"] not in {"anthropic", "bedrock"}
+    served = client.chat.completions.create(
+        model="claude-4-sonnet", messages=hello, reasoning_effort="low"
+    )
+    assert served.choices[0].message.content
