@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from modelyard.admission import Admitter
+from modelyard.auth.ratelimits import rate_limit_headers
 from modelyard.exchange import RequestContext
 from modelyard.pricing.invoices import invoices, provider_cost
 from modelyard.pricing.prices import TokenUsage, format_usd
@@ -109,6 +110,7 @@ def headers(ctx: RequestContext, plan: RoutePlan, candidate: Candidate) -> dict[
             sum(1 for a in ctx.execution.attempts if a.status != "skipped")
         ),
         "x-modelyard-route-reason": header_safe(plan.reason),
+        **rate_limit_headers(ctx.rate),
     }
     if ctx.cache_status is not None:
         values["x-modelyard-cache"] = ctx.cache_status

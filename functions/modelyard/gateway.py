@@ -35,6 +35,7 @@ from modelyard.providers.base import ChatResult
 from modelyard.resilience.executor import FallbackExecutor
 from modelyard.resilience.idempotency import IdempotencyGuard
 from modelyard.resilience.shared_breaker import SharedBreaker
+from modelyard.routing.listing import model_list, model_object
 from modelyard.routing.planner import (
     Candidate,
     RequestFeatures,
@@ -122,20 +123,13 @@ class Gateway:
             raise AuthenticationFailed("API key expired", code="expired_api_key")
         return record
 
-    async def models(self, key: KeyRecord) -> dict[str, Any]:
-        from modelyard.routing.policy import AUTO_MODELS
-
+    async def models(self, key: KeyRecord, name: str | None = None) -> dict[str, Any]:
+        """The key's models and routes (routing.listing), or the one `name` resolves to."""
         catalog = await self.config.catalog_async()
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "modelyard"}
-            for name in AUTO_MODELS
-        ]
-        data += [
-            {"id": m.id, "object": "model", "created": 0, "owned_by": m.provider}
-            for m in catalog.models.values()
-            if key.model_filter(catalog)(m.id)
-        ]
-        return {"object": "list", "data": data}
+        allowed = key.model_filter(catalog)
+        if name is None:
+            return model_list(catalog, allowed)
+        return model_object(catalog, allowed, name)
 
     async def start_job(
         self, body: dict[str, Any], key: KeyRecord, request_id: str, header_policy: str | None

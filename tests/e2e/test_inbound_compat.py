@@ -9,6 +9,7 @@ from typing import Any
 
 import anthropic
 import httpx
+import openai
 import pytest
 from openai import OpenAI
 
@@ -125,6 +126,38 @@ def test_anthropic_sdk_sees_errors_in_anthropic_shape(
     assert "max_tokens" in body["error"]["message"]
 
 
+@pytest.mark.compat("anthropic (Python)", "messages.count_tokens")
+def test_anthropic_sdk_counts_tokens_of_system_messages_and_tools(claude: anthropic.Anthropic):
+    hello: list[Any] = [{"role": "user", "content": "Say hello to the whole wide world"}]
+    raw = claude.messages.with_raw_response.count_tokens(model="claude-4-sonnet", messages=hello)
+    bare = raw.parse().input_tokens
+    assert bare > 0 and raw.headers["x-modelyard-token-count"] == "estimate"
+    system = "You are terse. " * 40
+    with_system = claude.messages.count_tokens(
+        model="claude-4-sonnet", system=system, messages=hello
+    ).input_tokens
+    assert with_system >= bare + len(system) // 4
+    with_tools = claude.messages.count_tokens(
+        model="claude-4-sonnet", system=system, messages=hello, tools=TOOLS
+    ).input_tokens
+    assert with_tools > with_system
+
+
+def test_count_tokens_is_authenticated_and_validated_in_anthropics_shape(
+    claude: anthropic.Anthropic, stack: LocalStack
+):
+    root = stack.base_url.removesuffix("/v1")  # type: ignore[attr-defined]
+    wrong = anthropic.Anthropic(base_url=root, api_key="sk-wrong", max_retries=0)
+    hello: list[Any] = [{"role": "user", "content": "hi"}]
+    with pytest.raises(anthropic.AuthenticationError):
+        wrong.messages.count_tokens(model="claude-4-sonnet", messages=hello)
+    with pytest.raises(anthropic.NotFoundError):
+        claude.messages.count_tokens(model="claude-9", messages=hello)
+    with pytest.raises(anthropic.BadRequestError) as invalid:
+        claude.messages.count_tokens(model="claude-4-sonnet", messages=[])
+    assert invalid.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
 @pytest.mark.compat("openai (Python)", "embeddings.create")
 def test_embeddings_are_routed_priced_and_accounted(stack: LocalStack):
     client = OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
@@ -162,3 +195,51 @@ def test_embeddings_refuse_a_chat_model_and_chat_refuses_an_embedding_model(stac
     )
     assert chat.status_code == 400
     assert "embedding model" in json.dumps(chat.json())
+
+
+def test_messages_thinking_top_k_and_server_tools_are_honoured_or_refused_by_name(
+    stack: LocalStack,
+):
+    root = stack.base_url.removesuffix("/v1")  # type: ignore[attr-defined]
+    headers = {"x-api-key": stack.api_key, "anthropic-version": "2023-06-01"}
+    hello: list[Any] = [{"role": "user", "content": "Say hello [sim:tokens=3]"}]
+    thinking = {"type": "enabled", "budget_tokens": 2048}
+    body = {"max_tokens": 4096, "messages": hello, "thinking": thinking, "top_k": 20}
+    for model in ("claude-4-sonnet", "gemini-2.5-flash"):
+        served = httpx.post(f"{root}/v1/messages", headers=headers, json={**body, "model": model})
+        assert served.status_code == 200, served.text
+        assert served.headers["x-modelyard-model"] == model
+    refused = httpx.post(
+        f"{root}/v1/messages", headers=headers, json={**body, "model": "deepseek-v4-flash"}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "model deepseek-v4-flash cannot honour top_k" in error["message"]
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 1}
+    with_search = {"max_tokens": 64, "messages": hello, "tools": [search], "model": "auto"}
+    routed = httpx.post(f"{root}/v1/messages", headers=headers, json=with_search)
+    assert routed.status_code == 200, routed.text
+    assert routed.headers["x-modelyard-model"] == "claude-4-sonnet"
+    pinned = httpx.post(
+        f"{root}/v1/messages", headers=headers, json={**with_search, "model": "gpt-4o"}
+    )
+    assert pinned.status_code == 400
+    assert "server tools (web_search_20250305)" in pinned.json()["error"]["message"]
+
+
+def test_chat_parameters_a_pinned_model_cannot_honour_are_a_400_naming_them(stack: LocalStack):
+    client = OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)  # type: ignore[attr-defined]
+    hello: list[Any] = [{"role": "user", "content": "hi [sim:tokens=2]"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="claude-4-sonnet", messages=hello, n=2)
+    assert caught.value.param == "n" and caught.value.code == "unsupported_parameter"
+    assert "claude-4-sonnet" in caught.value.message
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto:quality", messages=hello, n=2
+    )
+    assert raw.headers["x-modelyard-provider"] not in {"anthropic", "bedrock"}
+    served = client.chat.completions.create(
+        model="claude-4-sonnet", messages=hello, reasoning_effort="low"
+    )
+    assert served.choices[0].message.content

@@ -82,6 +82,28 @@ def test_models_lists_routable_models_and_auto_routes(client: OpenAI):
     } <= ids
 
 
+@pytest.mark.compat("openai (Python)", "models.retrieve")
+def test_models_retrieve_answers_any_name_the_router_takes(client: OpenAI):
+    model = client.models.retrieve("gpt-4o")
+    assert (model.id, model.object, model.owned_by) == ("gpt-4o", "model", "openai")
+    for alias in ("deepseek-ai/DeepSeek-V4-Flash", "deepseek/deepseek-v4-flash"):
+        assert client.models.retrieve(alias).id == "deepseek-v4-flash"
+    route = client.models.retrieve("auto:cost")
+    assert (route.id, route.owned_by) == ("auto:cost", "modelyard")
+
+
+def test_models_retrieve_is_a_404_for_an_unknown_or_forbidden_model(stack: LocalStack):
+    from modelyard.auth.admin import create_key
+
+    narrow, _ = create_key(stack.config, stack.pepper, "local", allowed_models=("qwen3-32b",))
+    client = OpenAI(base_url=stack.base_url, api_key=narrow, max_retries=0)  # type: ignore[attr-defined]
+    assert client.models.retrieve("qwen3-32b").id == "qwen3-32b"
+    for name in ("gpt-4o", "gpt-9", "auto:cheapest"):
+        with pytest.raises(openai.NotFoundError) as caught:
+            client.models.retrieve(name)
+        assert caught.value.code == "model_not_found" and name in caught.value.message
+
+
 @pytest.mark.compat("openai (Python)", "chat.completions.create(stream=True)")
 def test_stream_delivers_chunks_and_a_usage_chunk_with_cost(client: OpenAI, stack: LocalStack):
     stream = client.chat.completions.create(

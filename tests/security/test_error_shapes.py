@@ -182,3 +182,48 @@ def test_a_client_that_disconnects_mid_body_is_one_log_line(
         time.sleep(0.05)
     time.sleep(0.2)
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/assistants"),
+        ("GET", "/v1/files"),
+        ("POST", "/v1/audio/speech"),
+        ("GET", "/v1/no/such/thing"),
+    ],
+)
+def test_an_endpoint_the_gateway_lacks_is_a_404_naming_it(
+    stack: LocalStack, method: str, path: str
+) -> None:
+    response = httpx.request(method, root_url(stack) + path, json={})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_endpoint" and error["type"] == "invalid_request_error"
+    assert f"{method} {path}" in error["message"] and "not an endpoint" in error["message"]
+    assert response.headers["x-modelyard-request-id"].startswith("req_")
+
+
+def test_a_wrong_method_on_a_known_path_is_a_405_in_openais_shape(stack: LocalStack) -> None:
+    response = httpx.get(root_url(stack) + "/v1/chat/completions")
+    assert response.status_code == 405
+    error = response.json()["error"]
+    assert error["code"] == "method_not_allowed"
+    assert error["message"] == "GET is not allowed on /v1/chat/completions"
+    assert "POST" in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/v1/messages", 405), ("POST", "/v1/messages/batches", 404)],
+)
+def test_messages_paths_answer_unmatched_requests_in_anthropics_shape(
+    stack: LocalStack, method: str, path: str, status: int
+) -> None:
+    response = httpx.request(method, root_url(stack) + path)
+    assert response.status_code == status
+    payload = response.json()
+    kind = "not_found_error" if status == 404 else "invalid_request_error"
+    assert payload["type"] == "error" and payload["error"]["type"] == kind
+    assert path in payload["error"]["message"]
+    assert response.headers["request-id"] == response.headers["x-modelyard-request-id"]

@@ -44,6 +44,8 @@ PUBLIC_OPERATIONS = {
     "POST /v1/embeddings",
     "POST /v1/feedback",
     "GET /v1/models",
+    "GET /v1/models/{model_id}",
+    "POST /v1/messages/count_tokens",
     "GET /v1/usage",
     "GET /v1/jobs/{job_id}",
 }

@@ -106,12 +106,13 @@ def test_no_admitted_request_can_cost_more_than_it_reserved(body: dict[str, Any]
 
 
 def test_a_lone_request_cannot_overshoot_a_one_cent_budget():
-    """The review's kind of case: a CJK prompt, `n` 2, on Claude (prompt-cache writes at
-    $3.75/M): characters / 4 x 1.5 reserved $0.0039 for a bill of up to $0.0139."""
+    """The review's kind of case: a CJK prompt on Claude (prompt-cache writes at $3.75/M):
+    characters / 4 x 1.5 reserved $0.0039 for a bill of up to $0.0139. The review sent `n` 2
+    with `max_tokens` 200; Claude cannot honour `n` > 1 (a 400 now), so the same output is one
+    answer of 400."""
     body = {
         "model": "claude-4-sonnet",
-        "n": 2,
-        "max_tokens": 200,
+        "max_tokens": 400,
         "messages": [{"role": "user", "content": "漢" * 700}],
     }
     plan = plan_route(

@@ -132,3 +132,71 @@ def test_observed_errors_and_latency_move_the_ranking():
     slow = {"deepseek-v4-flash": ModelHealth(attempts=100, errors=0, ttft_ms=9000.0)}
     speed = plan({"model": "auto:speed", "modelyard": {"task": "coding"}}, health=slow)
     assert speed.candidates[0].model.id != "deepseek-v4-flash"
+
+
+def test_route_reason_states_the_expected_first_token_not_a_512_token_answer():
+    from modelyard.catalog import ModelHealth
+
+    body = {"model": "auto", "modelyard": {"task": "coding"}}
+    seeded = plan(body)
+    assert seeded.candidates[0].model.id == "deepseek-v4-flash"  # seed: 420 ms, 60 tokens/s
+    assert seeded.reason.endswith("first token ~420 ms")
+    assert "8953" not in seeded.reason  # 420 ms + 512 tokens at 60/s, the old figure
+    observed = {"deepseek-v4-flash": ModelHealth(attempts=50, errors=0, ttft_ms=812.4)}
+    assert plan(body, health=observed).reason.endswith("first token ~812 ms")
+    assert seeded.explain()["candidates"][0]["expected_ttft_ms"] == 420
+
+
+def test_a_parameter_only_some_formats_honour_skips_the_others_and_says_so():
+    result = plan({"model": "auto", "n": 2, "modelyard": {"task": "chat"}})
+    served = {c.model.id for c in result.candidates}
+    assert "gpt-4o" in served and "gemini-2.5-flash" in served  # openai and gemini: n
+    assert {"claude-4-sonnet", "bedrock-claude-sonnet-4"}.isdisjoint(served)
+    assert result.rejected["claude-4-sonnet"] == "cannot honour n > 1"
+    assert "skipped claude-4-sonnet (cannot honour n > 1)" in result.reason
+    assert result.explain()["constraints"]["parameters"] == ["n > 1"]
+    assert "skipped" not in plan({"model": "auto", "n": 1}).reason
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "label"),
+    [
+        ({"n": 3}, "n", "n > 1"),
+        ({"logprobs": True}, "logprobs", "logprobs"),
+        ({"top_logprobs": 2}, "top_logprobs", "top_logprobs"),
+    ],
+)
+def test_a_pinned_model_that_cannot_honour_a_parameter_is_a_400_naming_both(body, param, label):
+    with pytest.raises(InvalidRequest) as caught:
+        plan({"model": "claude-4-sonnet", **body})
+    assert caught.value.param == param and caught.value.code == "unsupported_parameter"
+    assert f"model claude-4-sonnet cannot honour {label}" in caught.value.message
+    fallback = plan({"model": "claude-4-sonnet", **body, "modelyard": {"fallbacks": ["gpt-4o"]}})
+    assert [c.model.id for c in fallback.candidates] == ["gpt-4o"]
+    why = f"cannot honour {label}"
+    assert fallback.reason == f"claude-4-sonnet unavailable ({why}); fallback gpt-4o"
+
+
+def test_translated_parameters_stay_with_the_formats_that_honour_them():
+    for model in ("claude-4-sonnet", "gemini-2.5-flash", "gpt-4o"):
+        assert plan({"model": model, "reasoning_effort": "high"}).candidates[0].model.id == model
+    for model in ("claude-4-sonnet", "gemini-2.5-flash"):
+        assert plan({"model": model, "top_k": 40}).candidates[0].model.id == model
+    with pytest.raises(InvalidRequest) as caught:
+        plan({"model": "deepseek-v4-flash", "top_k": 40})
+    assert caught.value.param == "top_k"
+    with pytest.raises(InvalidRequest) as bedrock:
+        plan({"model": "bedrock-claude-sonnet-4", "reasoning_effort": "low"})
+    assert bedrock.value.param == "reasoning_effort"
+
+
+def test_server_tools_route_only_to_anthropic_and_name_the_tool_otherwise():
+    search = [{"type": "web_search_20250305", "name": "web_search"}]
+    body = {"modelyard_anthropic": {"server_tools": search}, "modelyard": {"task": "chat"}}
+    result = plan({"model": "auto", **body})
+    assert [c.model.id for c in result.candidates] == ["claude-4-sonnet"]
+    with pytest.raises(InvalidRequest) as caught:
+        plan({"model": "auto", **body}, allowed=lambda m: m != "claude-4-sonnet")
+    error = caught.value
+    assert error.param == "tools" and "server tools (web_search_20250305)" in error.message
+    assert error.message.startswith("no model this request may use can honour")

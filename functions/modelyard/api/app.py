@@ -40,6 +40,7 @@ from modelyard.api.schemas import (
     with_body_definitions,
 )
 from modelyard.api.sse import EventStreamResponse
+from modelyard.api.surface import router as surface_router
 from modelyard.auth.keys import KeyRecord
 from modelyard.capped import TooLarge, read_capped
 from modelyard.errors import NotFound, PayloadTooLarge
@@ -83,7 +84,7 @@ class RequestIdMiddleware:
         path = scope.get("path", "")
         encoded_id = request_id.encode()
         id_headers = [(b"x-modelyard-request-id", encoded_id), (b"x-request-id", encoded_id)]
-        if path in errors.ANTHROPIC_PATHS:
+        if errors.is_anthropic(path):
             id_headers.append((b"request-id", encoded_id))  # where Anthropic's SDK looks
 
         async def receive_watching() -> Message:
@@ -195,6 +196,7 @@ def create_app(
         return app
     app.include_router(compat_router)
     app.include_router(responses_router)
+    app.include_router(surface_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException
 from modelyard.errors import GatewayError
 from modelyard.providers.anthropic import error_type_for_status
 
-#: the routes that answer errors in Anthropic's shape
-ANTHROPIC_PATHS = frozenset({"/v1/messages"})
+#: the routes that answer errors in Anthropic's shape (and any other path under /v1/messages/)
+ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+ANTHROPIC_PREFIX = "/v1/messages/"
 #: an error message longer than this is cut (its input may be the client's 64 KB string)
 MAX_MESSAGE_CHARS = 512
 
@@ -25,6 +26,27 @@ _STATUS_TYPES = {
     404: ("invalid_request_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
 }
+#: the public API's prefix: a path under it that no route serves is an endpoint we lack
+API_PREFIX = "/v1/"
+
+
+def is_anthropic(path: str) -> bool:
+    """Whether `path` answers errors in Anthropic's shape."""
+    return path in ANTHROPIC_PATHS or path.startswith(ANTHROPIC_PREFIX)
+
+
+def unmatched(method: str, path: str, status: int) -> tuple[str, str] | None:
+    """The message and code for a request no route took: a path the gateway does not serve
+    (404) or a method its path does not take (405); None for anything else."""
+    if status == 404 and path.startswith(API_PREFIX):
+        return (
+            f"{method} {path} is not an endpoint this gateway serves "
+            "(/openapi.json lists the ones it does)",
+            "unsupported_endpoint",
+        )
+    if status == 405:
+        return f"{method} is not allowed on {path}", "method_not_allowed"
+    return None
 
 
 def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -43,7 +65,7 @@ def error_response(
 ) -> JSONResponse:
     """An error answer in the shape of the endpoint at `path`."""
     body: dict[str, Any]
-    if path in ANTHROPIC_PATHS:
+    if is_anthropic(path):
         error = {"type": error_type_for_status(status), "message": clip(message), **(extra or {})}
         body = {"type": "error", "error": error}
     else:
@@ -101,11 +123,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         type_, code = _STATUS_TYPES.get(exc.status_code, ("invalid_request_error", None))
+        path = request.url.path
+        message = str(exc.detail)
+        found = unmatched(request.method, path, exc.status_code)
+        if found is not None:
+            message, code = found
         return error_response(
-            request.url.path,
-            exc.status_code,
-            str(exc.detail),
-            type_,
-            code,
-            headers=getattr(exc, "headers", None),
+            path, exc.status_code, message, type_, code, headers=getattr(exc, "headers", None)
         )

@@ -299,6 +299,12 @@ class MessagesRequest(_Open):
     modelyard: ModelyardOptions | None = None
 
 
+class CountTokensRequest(MessagesRequest):
+    """`POST /v1/messages/count_tokens`: a Messages request, with no answer to bound."""
+
+    max_tokens: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
+
+
 class FeedbackRequest(BaseModel):
     """A user's rating of one response: 0 (bad) to 1 (good)."""
 

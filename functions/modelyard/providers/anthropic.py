@@ -2,7 +2,11 @@
 
 Request: system/developer messages become `system`; tool calls and tool results become
 `tool_use` / `tool_result` blocks; images become image blocks; JSON mode, which Messages
-lacks, becomes a system instruction. Response and stream: content blocks become an OpenAI
+lacks, becomes a system instruction; `reasoning_effort` becomes extended thinking with the
+budget providers/parameters.json gives it (a `/v1/messages` request's own `thinking` is sent back
+exactly), with `max_tokens` raised past the budget; `top_k` and Anthropic's server tools (carried
+from `/v1/messages`) are sent as they are. `n` > 1 and `logprobs` have no equivalent: the
+planner never routes them here. Response and stream: content blocks become an OpenAI
 message or chunks; usage is normalised (Anthropic reports cache reads and writes apart from
 `input_tokens`; OpenAI's convention counts them inside the prompt).
 """
@@ -40,6 +44,7 @@ from modelyard.providers.openai_compat import (
     send_json,
     sse_json_events,
 )
+from modelyard.providers.parameters import EXTRAS, effort_for_budget, extras, thinking_budget
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -145,14 +150,21 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         out["temperature"] = min(float(body["temperature"]), 1.0)  # Anthropic's range is 0..1
     if body.get("top_p") is not None:
         out["top_p"] = body["top_p"]
+    if body.get("top_k") is not None:
+        out["top_k"] = body["top_k"]
     stop = stop_sequences(body)
     if stop:
         out["stop_sequences"] = stop
     if body.get("user"):
         out["metadata"] = {"user_id": body["user"]}
+    _think(out, body)
+    server_tools = extras(body).get("server_tools") or []
+    if server_tools:
+        out["tools"] = list(server_tools)
     tools = body.get("tools")
     if tools:
-        out["tools"] = [
+        out.setdefault("tools", [])
+        out["tools"] += [
             {
                 "name": t["function"]["name"],
                 "description": t["function"].get("description", ""),
@@ -172,6 +184,21 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
     if stream:
         out["stream"] = True
     return out
+
+
+def _think(out: dict[str, Any], body: dict[str, Any]) -> None:
+    """Extended thinking: the client's own `thinking` as it was sent, else `reasoning_effort`'s
+    budget; `max_tokens` must exceed the budget, so the answer's own limit comes on top."""
+    thinking = extras(body).get("thinking")
+    if not isinstance(thinking, dict):
+        budget = thinking_budget(body)
+        if not budget:
+            return
+        thinking = {"type": "enabled", "budget_tokens": budget}
+    out["thinking"] = thinking
+    budget = thinking.get("budget_tokens")
+    if isinstance(budget, int) and out["max_tokens"] <= budget:
+        out["max_tokens"] += budget
 
 
 # -- response --------------------------------------------------------------------------------
@@ -298,9 +325,15 @@ def openai_request(body: dict[str, Any]) -> dict[str, Any]:
     for message in body.get("messages") or []:
         messages.extend(_openai_messages(message))
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
-    for name in ("max_tokens", "temperature", "top_p", "stream"):
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "stream"):
         if body.get(name) is not None:
             out[name] = body[name]
+    carried = _carried(body)
+    if carried:
+        out[EXTRAS] = carried
+    thinking = carried.get("thinking") or {}
+    if isinstance(thinking.get("budget_tokens"), int):
+        out["reasoning_effort"] = effort_for_budget(thinking["budget_tokens"])
     if body.get("stop_sequences"):
         out["stop"] = list(body["stop_sequences"])
     user = (body.get("metadata") or {}).get("user_id")
@@ -332,6 +365,18 @@ def openai_request(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body.get("modelyard"), dict):
         out["modelyard"] = body["modelyard"]
     return out
+
+
+def _carried(body: dict[str, Any]) -> dict[str, Any]:
+    """What OpenAI's body has no field for, kept for the adapters (providers.parameters):
+    `thinking` as sent, and server tools (a `type` and no `input_schema`)."""
+    carried: dict[str, Any] = {}
+    if isinstance(body.get("thinking"), dict):
+        carried["thinking"] = body["thinking"]
+    server_tools = [t for t in body.get("tools") or [] if "input_schema" not in t]
+    if server_tools:
+        carried["server_tools"] = server_tools
+    return carried
 
 
 def _texts(blocks: Any) -> str:

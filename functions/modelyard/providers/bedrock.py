@@ -7,7 +7,10 @@ read one event per hop, and closing it releases the connection.
 
 Request: system messages become `system` blocks; tool calls and results become `toolUse` /
 `toolResult` blocks; images become `image` blocks (Converse takes bytes, so linked images are
-fetched first); JSON mode, which Converse lacks, becomes a system instruction. Response and
+fetched first); JSON mode, which Converse lacks, becomes a system instruction. Converse has
+no `n` > 1, `logprobs`, `reasoning_effort`, `top_k` or server tools (its model-specific
+`additionalModelRequestFields` differ per model family): providers/parameters.json says so, and
+the planner routes requests that use them elsewhere. Response and
 stream: content blocks and the stream's events become an OpenAI message or chunks; `usage` is
 normalised (Converse counts cache reads and writes apart from `inputTokens`, and in
 `totalTokens`).

@@ -4,7 +4,11 @@ Request: system/developer messages become `systemInstruction`; turns become `con
 roles `user` and `model`; images become `inlineData` (data URLs) or `fileData` parts; tool
 calls and results become `functionCall` / `functionResponse` parts (a result names its
 function, found through the call id); tools, `tool_choice`, JSON mode and the sampling
-options go into `tools`, `toolConfig` and `generationConfig`. Schemas are sent as JSON Schema
+options go into `tools`, `toolConfig` and `generationConfig`: `n` as `candidateCount`, `top_k` as
+`topK`, `logprobs` / `top_logprobs` as `responseLogprobs` / `logprobs` (the answer's
+`logprobsResult` comes back as OpenAI's `choices[].logprobs`; the model must support them),
+and `reasoning_effort` (or a `/v1/messages` request's `thinking` budget) as
+`thinkingConfig.thinkingBudget` (providers/parameters.json). Schemas are sent as JSON Schema
 (`parametersJsonSchema`, `responseJsonSchema`): OpenAI clients write JSON Schema, which the
 older OpenAPI-subset fields reject (`additionalProperties`, type arrays).
 
@@ -51,6 +55,7 @@ from modelyard.providers.openai_compat import (
     send_json,
     sse_json_events,
 )
+from modelyard.providers.parameters import thinking_budget
 
 #: finish reasons that mean a safety or policy filter stopped the answer
 FILTERED = frozenset(
@@ -154,6 +159,7 @@ def _generation_config(body: dict[str, Any], model: Model) -> dict[str, Any]:
         ("top_p", "topP"),
         ("seed", "seed"),
         ("n", "candidateCount"),
+        ("top_k", "topK"),
         ("presence_penalty", "presencePenalty"),
         ("frequency_penalty", "frequencyPenalty"),
     ):
@@ -162,6 +168,13 @@ def _generation_config(body: dict[str, Any], model: Model) -> dict[str, Any]:
     stop = stop_sequences(body)
     if stop:
         config["stopSequences"] = stop
+    if body.get("logprobs"):
+        config["responseLogprobs"] = True
+        if body.get("top_logprobs"):
+            config["logprobs"] = body["top_logprobs"]
+    budget = thinking_budget(body)
+    if budget is not None:
+        config["thinkingConfig"] = {"thinkingBudget": budget}
     response_format = body.get("response_format") or {}
     if response_format.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"
@@ -212,6 +225,8 @@ def to_openai(data: dict[str, Any], model: Model) -> ChatResult:
         texts, calls = _candidate_output(candidate)
         finish = _finish(candidate.get("finishReason"), bool(calls))
         choices.append(choice(candidate.get("index", i), texts, calls, finish))
+        if candidate.get("logprobsResult"):
+            choices[-1]["logprobs"] = _logprobs(candidate["logprobsResult"])
     if not choices:
         raise ValueError("no candidates")
     response_id = data.get("responseId") or uuid.uuid4().hex
@@ -221,6 +236,23 @@ def to_openai(data: dict[str, Any], model: Model) -> ChatResult:
         choices,
         usage_from_gemini(data.get("usageMetadata")),
     )
+
+
+def _logprobs(result: dict[str, Any]) -> dict[str, Any]:
+    """`logprobsResult` (the chosen token and the top alternatives at each step) as OpenAI's
+    `logprobs.content`."""
+
+    def entry(candidate: dict[str, Any]) -> dict[str, Any]:
+        token = str(candidate.get("token", ""))
+        logprob = float(candidate.get("logProbability") or 0.0)
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+    tops = result.get("topCandidates") or []
+    content = []
+    for step, chosen in enumerate(result.get("chosenCandidates") or ()):
+        alternatives = (tops[step] if step < len(tops) else {}).get("candidates") or ()
+        content.append({**entry(chosen), "top_logprobs": [entry(c) for c in alternatives]})
+    return {"content": content, "refusal": None}
 
 
 def gemini_error(status: int, content: bytes, headers: httpx.Headers) -> UpstreamError:

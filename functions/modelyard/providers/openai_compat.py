@@ -27,6 +27,7 @@ from modelyard.providers.errors import (
     parse_retry_after,
 )
 from modelyard.providers.http import http_client
+from modelyard.providers.parameters import EXTRAS
 
 
 def usage_from_openai(usage: dict[str, Any] | None) -> TokenUsage | None:
@@ -55,6 +56,7 @@ class OpenAICompatAdapter:
         payload = dict(body)
         payload["model"] = model.upstream
         payload.pop("modelyard", None)
+        payload.pop(EXTRAS, None)  # gateway-private; its thinking travels as reasoning_effort
         if stream:
             payload["stream"] = True
             # Always ask for usage: a stream must be billed from the provider's own count.

@@ -1,7 +1,8 @@
 """The route planner: from a request to a ranked, explained list of candidate models.
 
-Hard constraints first (kind, context window, tools, JSON, vision, audio, files, the key's
-allow-list, the request's providers, open circuit breakers, cost ceiling), then the policy's
+Hard constraints first (kind, context window, tools, JSON, vision, audio, files, parameters
+only some wire formats honour (providers/parameters.json), the key's allow-list, the request's
+providers, open circuit breakers, cost ceiling), then the policy's
 weighted score over quality for the task, estimated cost and estimated latency. No I/O:
 everything it needs is passed in, so a decision takes microseconds and `modelyard route
 explain` shows the same one.
@@ -19,6 +20,7 @@ from modelyard.catalog import Catalog, Feedback, Model, ModelHealth, Provider
 from modelyard.errors import InvalidRequest, NotFound, PermissionDenied
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.pricing.prices import today as current_day
+from modelyard.providers.parameters import ParameterUse, parameters_used, unhonoured
 from modelyard.resilience.retry import RetryPolicy
 from modelyard.routing.classifier import TASKS, classify_messages
 from modelyard.routing.policy import AUTO_MODELS, Policy, resolve_policy
@@ -48,6 +50,8 @@ class RequestFeatures:
     #: `input_audio` parts, and `file` parts (PDFs and the like): capabilities like vision
     needs_audio: bool = False
     needs_files: bool = False
+    #: parameters that only some wire formats honour (n > 1, logprobs, top_k, ...)
+    parameters: tuple[ParameterUse, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class RequestFeatures:
             "vision": self.needs_vision,
             "audio": self.needs_audio,
             "files": self.needs_files,
+            "parameters": [use.describe() for use in self.parameters],
         }
 
     @classmethod
@@ -90,6 +95,7 @@ class RequestFeatures:
             needs_vision="image_url" in kinds,
             needs_audio="input_audio" in kinds,
             needs_files="file" in kinds,
+            parameters=parameters_used(body),
         )
 
 
@@ -116,6 +122,7 @@ class Candidate:
             "quality": self.quality,
             "estimated_cost_usd": str(self.estimated_cost_usd),
             "estimated_latency_ms": round(self.estimated_latency_ms),
+            "expected_ttft_ms": round(self.expected_ttft_ms),
             "score": round(self.score, 4),
             "error_rate": round(self.error_rate, 3),
         }
@@ -266,7 +273,7 @@ def plan_route(
             ]
             ranked += sorted(extra, key=lambda c: _rank(c, extra, auto), reverse=True)
         if not ranked:
-            raise _no_candidate(requested, rejected)
+            raise _no_candidate(requested, rejected, features, pinned=named[0].id)
         first = named[0].id
         reason = (
             f"model {first} requested"
@@ -293,7 +300,7 @@ def plan_route(
             )
     pool_scored = good or scored  # nothing good enough: still serve, best-ranked first
     if not pool_scored:
-        raise _no_candidate(requested, rejected)
+        raise _no_candidate(requested, rejected, features)
     ranked = sorted(
         (replace(c, score=_rank(c, pool_scored, policy)) for c in pool_scored),
         key=lambda c: c.score,
@@ -305,11 +312,13 @@ def plan_route(
         if scored_task == task
         else f"low confidence in {task} ({confidence:.2f}), general quality"
     )
+    # the wait a client can check (the ledger's ttft_ms), not the ranking's whole-answer
+    # estimate, which assumes max_tokens (or DEFAULT_OUTPUT_TOKENS) of output
     reason = (
         f"{policy.name}: {how}; {best.model.id} quality {best.quality}, "
-        f"est ${best.estimated_cost_usd}, ~{round(best.estimated_latency_ms)} ms"
+        f"est ${best.estimated_cost_usd}, first token ~{round(best.expected_ttft_ms)} ms"
     )
-    return decided(ranked, reason)
+    return decided(ranked, reason + _skipped_for_parameters(rejected))
 
 
 def _hedges(route: RouteRequest, policy: Policy | None) -> bool:
@@ -380,6 +389,8 @@ def _eligible(
             why = "no audio input"
         elif features.needs_files and not caps.files:
             why = "no file input"
+        elif unmet := unhonoured(features.parameters, catalog.provider_of(model).wire):
+            why = cannot_honour(unmet)
         elif catalog.price(model.id, today) is None:
             why = "no price"
         elif not healthy(model.id):
@@ -460,7 +471,36 @@ def _rank(candidate: Candidate, pool: Sequence[Candidate], policy: Policy) -> fl
     return weighted * (1.0 - min(candidate.error_rate, 0.9))
 
 
-def _no_candidate(requested: str, rejected: dict[str, str]) -> InvalidRequest:
+def cannot_honour(use: ParameterUse) -> str:
+    return f"cannot honour {use.describe()}"
+
+
+def _skipped_for_parameters(rejected: dict[str, str]) -> str:
+    """The route reason's note of the candidates a parameter ruled out ("" when none)."""
+    skipped = [f"{m} ({why})" for m, why in rejected.items() if why.startswith("cannot honour")]
+    return f"; skipped {', '.join(skipped)}" if skipped else ""
+
+
+def _no_candidate(
+    requested: str,
+    rejected: dict[str, str],
+    features: RequestFeatures | None = None,
+    pinned: str | None = None,
+) -> InvalidRequest:
+    """The 400 for a request no model can serve; one a parameter rules out names it."""
+    for use in features.parameters if features is not None else ():
+        blocked = [m for m, why in rejected.items() if why == cannot_honour(use)]
+        if not blocked or (pinned is not None and pinned not in blocked):
+            continue
+        if pinned is not None:
+            message = f"model {pinned} cannot honour {use.describe()}"
+        else:
+            message = f"no model this request may use can honour {use.describe()}"
+        return InvalidRequest(
+            f"{message} (skipped: {', '.join(blocked)}); leave it out or choose a model that can",
+            param=use.param,
+            code="unsupported_parameter",
+        )
     detail = "; ".join(f"{m}: {why}" for m, why in rejected.items()) or "no models"
     return InvalidRequest(
         f"no model can serve this request ({requested}): {detail}",

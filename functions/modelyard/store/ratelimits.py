@@ -10,12 +10,24 @@ Items expire by TTL a few minutes after their minute.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from modelyard.store.dynamo import to_item
+from modelyard.store.dynamo import as_int, from_item, to_item
 
 #: how long a minute's item is kept after the minute ends (seconds)
 WINDOW_RETENTION_SECONDS = 300
+
+
+class WindowCount(NamedTuple):
+    """What one key's minute has counted so far."""
+
+    requests: int
+    tokens: int
+
+
+def _count(attributes: dict[str, Any]) -> WindowCount:
+    counted = from_item(attributes)
+    return WindowCount(as_int(counted.get("requests")), as_int(counted.get("tokens")))
 
 
 class RateLimitStore:
@@ -34,11 +46,11 @@ class RateLimitStore:
         rpm: int | None,
         tpm: int | None,
         expires: int,
-    ) -> bool:
-        """Count one request and `tokens` in the window; False (nothing counted) when that
-        would pass `rpm` requests or `tpm` tokens."""
+    ) -> WindowCount | None:
+        """Count one request and `tokens` in the window and return the window's counts after
+        it; None (nothing counted) when that would pass `rpm` requests or `tpm` tokens."""
         if tpm is not None and tokens > tpm:
-            return False
+            return None
         conditions = []
         values: dict[str, Any] = {":one": 1, ":tokens": tokens, ":ttl": expires}
         if rpm is not None:
@@ -51,16 +63,24 @@ class RateLimitStore:
         if conditions:
             kwargs["ConditionExpression"] = " AND ".join(conditions)
         try:
-            self.client.update_item(
+            updated = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(scope, window),
                 UpdateExpression="ADD requests :one, tokens :tokens SET expires_at = :ttl",
                 ExpressionAttributeValues=to_item(values),
+                ReturnValues="UPDATED_NEW",
                 **kwargs,
             )
         except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        return _count(updated.get("Attributes") or {})
+
+    def count(self, scope: str, window: str) -> WindowCount:
+        """The window's counts as they stand (for a refusal's headers)."""
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(scope, window), ConsistentRead=True
+        ).get("Item")
+        return _count(item or {})
 
     def add_tokens(self, scope: str, window: str, delta: int) -> None:
         """Correct the window's token count by `delta` (real usage minus the estimate)."""
