@@ -238,7 +238,9 @@ class Invoice(BaseModel):
 
 
 @pytest.mark.compat("openai (Python)", "chat.completions.parse")
-@pytest.mark.parametrize("model", ["gpt-4o", "claude-4-sonnet", "gemini-2.5-flash"])
+@pytest.mark.parametrize(
+    "model", ["gpt-4o", "claude-4-sonnet", "gemini-2.5-flash", "bedrock-claude-sonnet-4"]
+)
 def test_chat_completions_parse_returns_the_schema_s_object(client: OpenAI, model: str):
     completion = client.chat.completions.parse(
         model=model,
@@ -246,3 +248,16 @@ def test_chat_completions_parse_returns_the_schema_s_object(client: OpenAI, mode
         response_format=Invoice,
     )
     assert isinstance(completion.choices[0].message.parsed, Invoice)
+
+
+@pytest.mark.compat("openai (Python)", "chat.completions.stream with response_format")
+@pytest.mark.parametrize("model", ["claude-4-sonnet", "bedrock-claude-sonnet-4"])
+def test_a_streamed_parse_assembles_the_schema_s_object(client: OpenAI, model: str):
+    with client.chat.completions.stream(
+        model=model,
+        messages=[{"role": "user", "content": "Extract the invoice: #A-7, $120, paid."}],
+        response_format=Invoice,
+    ) as stream:
+        final = stream.get_final_completion()
+    assert isinstance(final.choices[0].message.parsed, Invoice)
+    assert final.choices[0].finish_reason == "stop"

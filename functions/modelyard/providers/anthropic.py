@@ -26,6 +26,7 @@ from modelyard.providers.base import (
     ChatResult,
     StreamState,
     StreamTranslator,
+    answer_tool,
     choice,
     completion,
     data_url,
@@ -133,15 +134,23 @@ BLOCKS = BlockFormat(
 
 def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, Any]:
     system, messages = BLOCKS.conversation(body.get("messages") or [])
-    instruction = json_instruction(body.get("response_format"))
-    if instruction:
-        system.append({"type": "text", "text": instruction})
-
     out: dict[str, Any] = {
         "model": model.upstream,
         "messages": messages,
         "max_tokens": max_tokens(body, model, DEFAULT_MAX_TOKENS),
     }
+    _think(out, body)
+    # a JSON schema answer comes as a forced tool's input (not with thinking, which refuses a
+    # forced tool, nor beside server tools); JSON mode, and a schema beside tools, as an
+    # instruction
+    forced_ok = "thinking" not in out and not extras(body).get("server_tools")
+    answer = answer_tool(body) if forced_ok else None
+    if answer is not None:
+        name, description, schema = answer
+        out["tools"] = [{"name": name, "description": description, "input_schema": schema}]
+        out["tool_choice"] = {"type": "tool", "name": name}
+    elif instruction := json_instruction(body.get("response_format")):
+        system.append({"type": "text", "text": instruction})
     if any("cache_control" in b for b in system):
         out["system"] = system  # blocks: a prompt-cache breakpoint must stay on its block
     elif system:
@@ -157,7 +166,6 @@ def to_anthropic(body: dict[str, Any], model: Model, stream: bool) -> dict[str, 
         out["stop_sequences"] = stop
     if body.get("user"):
         out["metadata"] = {"user_id": body["user"]}
-    _think(out, body)
     server_tools = extras(body).get("server_tools") or []
     if server_tools:
         out["tools"] = list(server_tools)

@@ -65,9 +65,33 @@ def tool_call(call_id: str, name: str, arguments: Any) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
+#: the forced tool whose input carries a `json_schema` answer where an API's structured output
+#: is a tool call (Anthropic Messages, Bedrock Converse); its call comes back as the answer's text
+ANSWER_TOOL = "modelyard_json_answer"
+
+
+def answer_tool(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """For `response_format: json_schema` on a request without tools of its own: the forced
+    tool (name, description, input schema) that makes the model answer in the schema."""
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") != "json_schema" or body.get("tools"):
+        return None
+    spec = response_format.get("json_schema") or {}
+    described = spec.get("description") or f"Answer with the {spec.get('name') or 'JSON'} object."
+    return ANSWER_TOOL, described, spec.get("schema") or {"type": "object"}
+
+
 def choice(
     index: int, texts: list[str], tool_calls: list[dict[str, Any]], finish_reason: str
 ) -> dict[str, Any]:
+    answers = [
+        call["function"]["arguments"]
+        for call in tool_calls
+        if call["function"]["name"] == ANSWER_TOOL
+    ]
+    if answers:  # the forced answer tool's input is the answer, and all of it
+        texts, tool_calls = answers, []
+        finish_reason = "stop" if finish_reason == "tool_calls" else finish_reason
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
@@ -167,6 +191,8 @@ class StreamTranslator:
         self.out = out or ChunkWriter()
         #: OpenAI tool-call position by the provider's content-block index
         self.tool_index: dict[int, int] = {}
+        #: the content blocks of the forced answer tool (`ANSWER_TOOL`): streamed as text
+        self.answer_blocks: set[Any] = set()
 
     def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -189,13 +215,20 @@ class StreamTranslator:
 
     def tool_start(self, block: Any, call_id: Any, name: Any) -> dict[str, Any]:
         """The first delta of the tool call that content block `block` opens."""
+        if name == ANSWER_TOOL:
+            self.answer_blocks.add(block)
+            return self.out.chunk({"content": ""})
         index = self.tool_index.setdefault(block, len(self.tool_index))
         return self.out.tool_call(index, call_id, name)
 
     def tool_arguments(self, block: Any, arguments: str) -> dict[str, Any]:
+        if block in self.answer_blocks:
+            return self.out.chunk({"content": arguments})
         return self.out.tool_call(self.tool_index.get(block, 0), arguments=arguments)
 
     def finish(self, reason: str, index: int = 0) -> dict[str, Any]:
+        if reason == "tool_calls" and self.answer_blocks and not self.tool_index:
+            reason = "stop"  # the answer tool's call was the answer
         self.state.finish_reason = reason
         return self.out.chunk({}, reason, index)
 

@@ -33,6 +33,7 @@ from modelyard.providers.base import (
     ChunkWriter,
     StreamState,
     StreamTranslator,
+    answer_tool,
     choice,
     completion,
     data_url,
@@ -122,7 +123,8 @@ BLOCKS = BlockFormat(
 def to_converse(body: dict[str, Any], model: Model) -> dict[str, Any]:
     """The keyword arguments of boto3's `converse` / `converse_stream` for an OpenAI body."""
     system, messages = BLOCKS.conversation(body.get("messages") or [])
-    instruction = json_instruction(body.get("response_format"))
+    answer = answer_tool(body)  # a JSON schema answer comes as a forced tool's input
+    instruction = None if answer else json_instruction(body.get("response_format"))
     if instruction:
         system.append({"text": instruction})
     out: dict[str, Any] = {"modelId": model.upstream, "messages": messages}
@@ -138,6 +140,10 @@ def to_converse(body: dict[str, Any], model: Model) -> dict[str, Any]:
         inference["stopSequences"] = stop
     out["inferenceConfig"] = inference
     tool_config = _tool_config(body, messages)
+    if answer is not None:
+        name, description, schema = answer
+        spec = {"name": name, "description": description, "inputSchema": {"json": schema}}
+        tool_config = {"tools": [{"toolSpec": spec}], "toolChoice": {"tool": {"name": name}}}
     if tool_config:
         out["toolConfig"] = tool_config
     return out
