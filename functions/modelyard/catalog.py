@@ -22,6 +22,8 @@ class Provider:
     #: Azure OpenAI: set, requests go to /openai/deployments/<upstream>/...?api-version=<it>
     #: with the key in an `api-key` header
     api_version: str = ""
+    #: request formats it also takes as they are (providers.native), e.g. "openai-responses"
+    dialects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

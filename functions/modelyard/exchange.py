@@ -27,6 +27,9 @@ class ChatResponse:
     #: the usage event still to publish: whoever sends the body awaits it right after (see
     #: api.responses.AccountedResponse), so accounting never delays the answer
     accounting: Coroutine[Any, Any, None] | None = None
+    #: the provider's own answer to a request passed through natively (providers.native),
+    #: with the `modelyard` facts; the door sends it instead of translating `body`
+    native: dict[str, Any] | None = None
 
     async def settle(self) -> None:
         """Record the request (once), for callers that do not send the body themselves."""
@@ -39,6 +42,8 @@ class ChatResponse:
 class StreamResponse:
     chunks: AsyncIterator[bytes]
     headers: dict[str, str]
+    #: the chunks are the upstream's own events, framed (providers.native), not chat chunks
+    native: bool = False
 
 
 @dataclass

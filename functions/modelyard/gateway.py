@@ -266,7 +266,8 @@ class Gateway:
         event = self.accounts.event(ctx, plan, candidate, "ok", result.usage, cost)
         headers = accounting.headers(ctx, plan, candidate)
         headers["x-modelyard-cost-usd"] = meta["cost_usd"]
-        return ChatResponse(response, headers, self.accounts.record(ctx, event))
+        native = None if result.native is None else {**result.native, "modelyard": meta}
+        return ChatResponse(response, headers, self.accounts.record(ctx, event), native)
 
 
 def _is_date(value: str) -> bool:

@@ -79,7 +79,8 @@ async def open_relay(
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     book = RecordingBook(accounts, cache, ctx, plan, start.candidate)
     relay = StreamRelay(start, book, include_usage, features.estimated_input_tokens)
-    return StreamResponse(relay, accounting.headers(ctx, plan, start.candidate))
+    native = start.state.native_error is not None
+    return StreamResponse(relay, accounting.headers(ctx, plan, start.candidate), native)
 
 
 @dataclass(slots=True)
@@ -129,7 +130,10 @@ class StreamRelay:
         self.include_usage = include_usage
         self.estimated_input_tokens = estimated_input_tokens
         self.ttft_ms = round((time.monotonic() - start.started) * 1000)
-        self.assembler = StreamAssembler() if book.caching else None
+        #: the upstream's own events, relayed as they are (providers.native): no chat framing
+        self.native_error = start.state.native_error
+        caching = book.caching and self.native_error is None
+        self.assembler = StreamAssembler() if caching else None
         self._frames = self._relay()
         self._began = False
         self._cost: Decimal | None = None
@@ -169,9 +173,14 @@ class StreamRelay:
             if status == "cancelled":  # closed from outside: no more bytes will go out
                 await self._end(status)
         cost = await self._end(status)
+        if error is not None and self.native_error is not None:
+            yield self.native_error(error["message"])
+            return
         if error is not None:
             yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
             return
+        if self.native_error is not None:
+            return  # the upstream's own last event has gone out
         if self.include_usage:
             state = self.start.state
             usage, _ = stream_usage(state, self.estimated_input_tokens)
@@ -181,6 +190,8 @@ class StreamRelay:
         yield b"data: [DONE]\n\n"
 
     def _frame(self, chunk: bytes) -> bytes:
+        if self.native_error is not None:
+            return chunk  # already a frame of the upstream's own format
         if self.assembler is not None:
             self.assembler.feed(chunk)
         return b"data: " + chunk + b"\n\n"

@@ -243,3 +243,20 @@ def test_chat_parameters_a_pinned_model_cannot_honour_are_a_400_naming_them(stac
         model="claude-4-sonnet", messages=hello, reasoning_effort="low"
     )
     assert served.choices[0].message.content
+
+
+def test_a_messages_request_to_claude_goes_up_as_sent(claude: anthropic.Anthropic, sim):
+    """Anthropic's own fields reach it untranslated, and its own answer comes back."""
+    message = claude.messages.create(
+        model="claude-4-sonnet",
+        max_tokens=64,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "Hello [sim:tokens=5]"}],
+        metadata={"user_id": "u-1"},
+        extra_body={"top_k": 5, "service_tier": "standard_only"},
+    )
+    sent = sim.received["v1/messages"]
+    assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert sent["top_k"] == 5 and sent["service_tier"] == "standard_only"
+    assert sent["metadata"] == {"user_id": "u-1"} and "modelyard" not in sent
+    assert message.id.startswith("msg_sim") and message.usage.output_tokens == 5

@@ -174,8 +174,8 @@ def test_store_false_keeps_nothing(client: OpenAI) -> None:
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
-        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
+        ({"tools": [{"type": "web_search"}]}, "tools"),
+        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools"),
         ({"background": True}, "background"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
         ({"previous_response_id": "resp_unknown"}, "response_id"),
@@ -189,3 +189,48 @@ def test_what_a_bridged_call_cannot_do_is_a_clear_error(
         client.post("/responses", body=body, cast_to=dict)
     error = raised.value.body
     assert isinstance(error, dict) and error["param"] == param, error
+
+
+@pytest.mark.compat(
+    "openai (Python)", "responses hosted web_search (OpenAI models, passed through)"
+)
+def test_a_request_to_an_openai_model_goes_up_as_sent_hosted_tools_too(client: OpenAI, sim) -> None:
+    """gpt-4o's provider speaks the Responses API: the request reaches it as sent (the chain
+    spelled out as input, nothing stored there), and its own answer comes back."""
+    first = client.responses.create(model="gpt-4o", input="Remember: blue [sim:tokens=4]")
+    response = client.responses.create(
+        model="gpt-4o",
+        input="Who won yesterday? [sim:tokens=6]",
+        tools=[{"type": "web_search"}],
+        previous_response_id=first.id,
+        include=["web_search_call.action.sources"],
+    )
+    sent = sim.received["v1/responses"]
+    assert sent["tools"] == [{"type": "web_search"}]
+    assert sent["include"] == ["web_search_call.action.sources"]
+    assert sent["store"] is False and "previous_response_id" not in sent
+    assert [item.get("role") for item in sent["input"]] == ["user", "assistant", "user"]
+    search, message = response.output
+    assert search.type == "web_search_call"
+    assert message.content[0].annotations[0].type == "url_citation"  # type: ignore[union-attr]
+    assert response.previous_response_id == first.id and response.store is True
+    assert client.responses.retrieve(response.id).output[0].type == "web_search_call"
+
+
+def test_a_streamed_pass_through_keeps_the_upstream_s_events_under_the_gateway_s_id(
+    client: OpenAI,
+) -> None:
+    events = list(
+        client.responses.create(
+            model="gpt-4o",
+            input="News? [sim:tokens=5]",
+            tools=[{"type": "web_search"}],
+            stream=True,
+        )
+    )
+    types = [event.type for event in events]
+    assert "response.web_search_call.searching" in types
+    final = events[-1].response  # type: ignore[union-attr]
+    assert types[-1] == "response.completed" and final.usage.output_tokens == 5
+    assert {e.response.id for e in events if hasattr(e, "response")} == {final.id}
+    assert client.responses.retrieve(final.id).output_text == final.output_text

@@ -76,3 +76,11 @@ def test_files_go_only_to_a_model_that_takes_them(api: httpx.Client) -> None:
     refused = api.post("/chat/completions", json=_chat("kimi-k2.5", PDF))
     assert refused.status_code == 400
     assert "kimi-k2.5: no file input" in refused.json()["error"]["message"]
+
+
+def test_the_gateway_s_own_body_fields_cannot_come_from_a_client(api) -> None:
+    for name in ("modelyard_native", "modelyard_anthropic"):
+        body = {**CHAT, name: {"dialect": "anthropic-messages", "body": {"model": "x"}}}
+        refused = api.post("/chat/completions", json=body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["param"] == name

@@ -5,20 +5,64 @@ from __future__ import annotations
 import pytest
 
 from modelyard.errors import InvalidRequest
-from modelyard.openai_responses.bridge import chat_body, input_items, response_from_chat
+from modelyard.openai_responses import bridge
+from modelyard.openai_responses.bridge import input_items, response_from_chat
 from modelyard.openai_responses.events import ResponseEventWriter
+from modelyard.providers.native import NATIVE
 
 TOOL = {"type": "function", "name": "lookup", "parameters": {"type": "object"}, "strict": True}
 
 
+def chat_body(request: dict, history: list | None = None) -> dict:
+    return bridge.chat_body(request, history or [], input_items(request["input"]))
+
+
 def test_input_instructions_and_history_become_chat_messages() -> None:
-    history = [{"role": "user", "content": "Earlier"}, {"role": "assistant", "content": "Yes"}]
+    history = [
+        {"type": "message", "role": "user", "content": "Earlier"},
+        {"type": "web_search_call", "id": "ws_1", "status": "completed"},  # run upstream
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Yes"}],
+        },
+    ]
     body = chat_body({"model": "m", "input": "Now", "instructions": "Be brief."}, history)
     assert body["messages"] == [
         {"role": "system", "content": "Be brief."},
-        *history,
+        {"role": "user", "content": "Earlier"},
+        {"role": "assistant", "content": "Yes"},
         {"role": "user", "content": "Now"},
     ]
+
+
+def test_the_request_rides_along_as_sent_with_the_chain_spelled_out() -> None:
+    history = [
+        {"type": "message", "id": "msg_1", "role": "user", "content": "Earlier"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+    ]
+    request = {
+        "model": "m",
+        "input": "Now",
+        "previous_response_id": "resp_1",
+        "tools": [TOOL, {"type": "web_search"}],
+        "tool_choice": {"type": "web_search"},
+        "modelyard": {"policy": "cost"},
+    }
+    body = chat_body(request, history)
+    native = body[NATIVE]
+    assert native["dialect"] == "openai-responses"
+    assert native["hosted_tools"] == [{"type": "web_search"}]  # a routing constraint
+    assert native["body"]["input"] == [
+        {"type": "message", "role": "user", "content": "Earlier"},
+        {"type": "web_search_call", "status": "completed"},
+        {"role": "user", "content": "Now"},
+    ]
+    assert native["body"]["store"] is False and "previous_response_id" not in native["body"]
+    assert "modelyard" not in native["body"] and body["modelyard"] == {"policy": "cost"}
+    assert [t["function"]["name"] for t in body["tools"]] == ["lookup"]
+    assert "tool_choice" not in body  # a hosted choice is the upstream's to honour
 
 
 def test_function_calls_join_one_assistant_message_and_outputs_become_tool_messages() -> None:
@@ -74,13 +118,12 @@ def test_settings_map_to_their_chat_names() -> None:
     ]
     assert body["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
     assert body["stream_options"] == {"include_usage": True}
-    assert "metadata" not in body  # echoed in the response, not sent upstream
+    assert "metadata" not in body  # echoed in the response, not in the chat body
 
 
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"tools": [TOOL, {"type": "web_search"}]}, "tools[1].type"),
         ({"tool_choice": {"type": "file_search"}}, "tool_choice"),
         ({"background": True}, "background"),
         ({"conversation": "conv_1"}, "conversation"),

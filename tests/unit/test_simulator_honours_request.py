@@ -355,7 +355,7 @@ def test_responses_logprobs_when_included(client: TestClient) -> None:
     assert len(entries) == 3 and all(len(e["top_logprobs"]) == 2 for e in entries)
 
 
-def test_responses_refuse_hosted_tools(client: TestClient) -> None:
+def test_responses_refuse_hosted_tools_they_do_not_play(client: TestClient) -> None:
     tools = [{"type": "web_search"}, {"type": "file_search", "vector_store_ids": ["vs_1"]}]
     response = client.post(
         "/openai/v1/responses", json={"model": MODEL, "input": "hi", "tools": tools}
@@ -363,7 +363,15 @@ def test_responses_refuse_hosted_tools(client: TestClient) -> None:
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == "tools"
-    assert "web_search" in error["message"] and "file_search" in error["message"]
+    assert "file_search" in error["message"] and "web_search" not in error["message"]
+
+
+def test_responses_play_a_web_search_with_a_simulated_citation(client: TestClient) -> None:
+    body = {"model": MODEL, "input": "news?", "tools": [{"type": "web_search"}]}
+    search, message = client.post("/openai/v1/responses", json=body).json()["output"]
+    assert search["type"] == "web_search_call" and search["action"]["query"] == "news?"
+    [citation] = message["content"][0]["annotations"]
+    assert citation["type"] == "url_citation" and citation["url"].endswith(".invalid/result")
 
 
 # -- Anthropic Messages --------------------------------------------------------------------------

@@ -43,11 +43,12 @@ from modelyard.api.sse import EventStreamResponse
 from modelyard.api.surface import router as surface_router
 from modelyard.auth.keys import KeyRecord
 from modelyard.capped import TooLarge, read_capped
-from modelyard.errors import NotFound, PayloadTooLarge
+from modelyard.errors import InvalidRequest, NotFound, PayloadTooLarge
 from modelyard.exchange import StreamResponse, new_request_id
 from modelyard.gateway import Gateway
 from modelyard.jobs import JOB_OBJECT, prefers_async, require_jobs
 from modelyard.logs import REQUEST_ID, log_exchange
+from modelyard.providers.native import is_private
 from modelyard.settings import Settings, get_settings
 
 CHAT_PATH = "/v1/chat/completions"
@@ -234,6 +235,8 @@ def create_app(
         gw, key = await caller(request)
         body = await read_json(request, current_settings().max_body_bytes)
         validated(ChatCompletionRequest, body)
+        if reserved := next((name for name in body if is_private(name)), None):
+            raise InvalidRequest(f"{reserved!r} is the gateway's own field", param=reserved)
         if prefers_async(request.headers.get("prefer")):
             return await start_job(
                 gw, body, key, request.state.request_id, request.headers.get("x-modelyard-policy")

@@ -3,8 +3,9 @@ same `Gateway` the chat completions use.
 
 `POST /v1/messages` turns the Messages request into an OpenAI chat body, runs it through
 `Gateway.chat` (so routing, fallback, pricing and accounting are the chat path's own) and turns
-the answer, or the stream, back into Anthropic's shapes; its errors are Anthropic's too
-(api.errors writes them so for this path).
+the answer, or the stream, back into Anthropic's shapes; served by an Anthropic model, the
+request goes up as sent and the answer comes back as Anthropic wrote it (providers.native).
+Its errors are Anthropic's too (api.errors writes them so for this path).
 `POST /v1/embeddings` routes to an embedding model.
 """
 
@@ -25,13 +26,14 @@ from modelyard.api.schemas import (
     documented_body,
     error_responses,
 )
-from modelyard.api.sse import EventStreamResponse, chat_chunks, named_event
+from modelyard.api.sse import EventStreamResponse, chat_chunks
 from modelyard.exchange import StreamResponse
 from modelyard.providers.anthropic import (
     MessageEventWriter,
     message_from_openai,
     openai_request,
 )
+from modelyard.providers.native import MESSAGES, carry, event_frame
 from modelyard.routing.planner import embedding_tokens
 from modelyard.settings import get_settings
 
@@ -103,15 +105,18 @@ async def messages(request: Request) -> Response:
     request_id: str = request.state.request_id
     message_id = "msg_" + request_id.removeprefix("req_")
     gateway, key = await caller(request)
-    body = openai_request(await read_body(request, MessagesRequest))
+    sent = await read_body(request, MessagesRequest)
+    body = openai_request(sent)
     validated(ChatCompletionRequest, body)
+    carry(body, MESSAGES, sent)  # to an Anthropic model it goes up as sent (providers.native)
     outcome = await gateway.chat(body, key, request_id, request.headers.get("x-modelyard-policy"))
     if isinstance(outcome, StreamResponse):
+        if outcome.native:
+            return EventStreamResponse(outcome.chunks, headers=outcome.headers)
         events = _message_events(outcome.chunks, MessageEventWriter(message_id))
         return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
-    return AccountedResponse(
-        message_from_openai(outcome.body, message_id), outcome.headers, outcome.accounting
-    )
+    answer = outcome.native or message_from_openai(outcome.body, message_id)
+    return AccountedResponse(answer, outcome.headers, outcome.accounting)
 
 
 @router.post(
@@ -134,11 +139,11 @@ async def _message_events(
     async for chunk in chat_chunks(chunks):
         if chunk is None:
             for event in writer.finish():
-                yield named_event(event)
+                yield event_frame(event)
         elif "error" in chunk:  # the upstream failed mid-stream
             error = {"type": "api_error", "message": chunk["error"].get("message", "")}
-            yield named_event({"type": "error", "error": error})
+            yield event_frame({"type": "error", "error": error})
             return
         else:
             for event in writer.feed(chunk):
-                yield named_event(event)
+                yield event_frame(event)

@@ -11,6 +11,7 @@ calling key's tenant's responses; any other id is a 404.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Literal
@@ -23,13 +24,14 @@ from modelyard.api.deps import caller, validated
 from modelyard.api.responses import AccountedResponse
 from modelyard.api.responses_schema import ResponsesRequest
 from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
-from modelyard.api.sse import EventStreamResponse, chat_chunks, named_event
+from modelyard.api.sse import EventStreamResponse, chat_chunks
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import NotFound
 from modelyard.exchange import StreamResponse
 from modelyard.gateway import Gateway
 from modelyard.openai_responses import bridge
 from modelyard.openai_responses.events import ResponseEventWriter
+from modelyard.providers.native import event_frame
 from modelyard.store.stored_responses import StoredResponse, StoredResponses
 
 router = APIRouter()
@@ -54,7 +56,7 @@ async def create_response(request: Request) -> Response:
     if body.get("previous_response_id"):
         history = (await _stored(gateway, key, body["previous_response_id"])).context
     items = bridge.input_items(body["input"])
-    chat = bridge.chat_body({**body, "input": items}, history)
+    chat = bridge.chat_body(body, history, items)
     validated(ChatCompletionRequest, chat)
     outcome = await gateway.chat(
         chat,
@@ -65,10 +67,16 @@ async def create_response(request: Request) -> Response:
     )
     keep = _keeper(gateway, key, body, items, history)
     if isinstance(outcome, StreamResponse):
-        events = _response_events(outcome.chunks, ResponseEventWriter(body, response_id), keep)
+        if outcome.native:
+            events = _native_events(outcome.chunks, body, response_id, keep)
+        else:
+            events = _response_events(outcome.chunks, ResponseEventWriter(body, response_id), keep)
         return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
-    response = bridge.response_from_chat(outcome.body, body, response_id)
-    response["modelyard"] = outcome.body.get("modelyard")
+    if outcome.native is not None:
+        response = _as_requested(outcome.native, body, response_id)
+    else:
+        response = bridge.response_from_chat(outcome.body, body, response_id)
+        response["modelyard"] = outcome.body.get("modelyard")
     return AccountedResponse(response, outcome.headers, _both(keep(response), outcome.accounting))
 
 
@@ -148,7 +156,7 @@ def _keeper(
     async def keep(response: dict[str, Any]) -> None:
         if store is None:
             return
-        context = [*history, *bridge.chat_messages([*items, *response["output"]])]
+        context = [*history, *items, *response["output"]]
         try:
             kept = await asyncio.to_thread(
                 store.put, key.tenant, StoredResponse(response, items, context)
@@ -178,11 +186,45 @@ async def _response_events(
             if writer.response is not None:
                 await keep(writer.response)
             for event in closing:
-                yield named_event(event)
+                yield event_frame(event)
         elif "error" in chunk:  # the upstream failed mid-stream
             for event in writer.fail(str(chunk["error"].get("message", ""))):
-                yield named_event(event)
+                yield event_frame(event)
             return
         else:
             for event in writer.feed(chunk):
-                yield named_event(event)
+                yield event_frame(event)
+
+
+def _as_requested(
+    response: dict[str, Any], body: dict[str, Any], response_id: str
+) -> dict[str, Any]:
+    """An upstream's own response under this gateway's id, with what the gateway did for it
+    in place of what the upstream was asked (the chain, which the gateway holds; the
+    storing, which it does)."""
+    return {
+        **response,
+        "id": response_id,
+        "previous_response_id": body.get("previous_response_id"),
+        "store": body.get("store", True),
+    }
+
+
+#: the events of a native stream that carry the whole response object, and the last ones
+RESPONSE_EVENTS = (b"event: response.created", b"event: response.in_progress")
+FINAL_EVENTS = (b"event: response.completed", b"event: response.incomplete")
+
+
+async def _native_events(
+    chunks: AsyncIterator[bytes], body: dict[str, Any], response_id: str, keep: Keeper
+) -> AsyncIterator[bytes]:
+    """An upstream's own Responses stream, its response objects as requested
+    (`_as_requested`); the finished response is stored before its final event goes out."""
+    async for frame in chunks:
+        if frame.startswith(RESPONSE_EVENTS + FINAL_EVENTS):
+            event = json.loads(frame.partition(b"\ndata: ")[2])
+            event["response"] = _as_requested(event["response"], body, response_id)
+            if frame.startswith(FINAL_EVENTS):
+                await keep(event["response"])
+            frame = event_frame(event)
+        yield frame

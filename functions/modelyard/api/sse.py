@@ -45,12 +45,6 @@ class EventStreamResponse(StreamingResponse):
                         await aclose()
 
 
-def named_event(event: dict[str, Any]) -> bytes:
-    """One event as an SSE frame named by its `type` (Anthropic's and the Responses API's)."""
-    data = json.dumps(event, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
-
-
 async def chat_chunks(frames: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any] | None]:
     """The gateway's chat SSE stream, parsed: each chunk (one with an `error` is the upstream
     failing mid-stream), then None for its `[DONE]`. Closes `frames` however it ends."""

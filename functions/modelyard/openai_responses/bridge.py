@@ -1,8 +1,10 @@
 """A Responses request as a chat completions body, and a chat completion as a response object.
 
 The chat body is what every adapter already speaks, so a request routed to any provider is
-served; what chat completions cannot carry is refused with a 400 naming it (a hosted tool, a
-background run, a server-side conversation), never dropped. A conversation continued with
+served; the request itself rides along for a provider that speaks the Responses API
+(providers.native). What neither can carry is refused with a 400 naming it (a background
+run, a server-side conversation), never dropped; hosted tools make a routing constraint
+that only such a provider meets. A conversation continued with
 `previous_response_id` arrives as the chat messages stored with that response (`history`);
 as in OpenAI's API, the earlier response's `instructions` do not carry over.
 """
@@ -14,6 +16,7 @@ import uuid
 from typing import Any
 
 from modelyard.errors import InvalidRequest
+from modelyard.providers.native import RESPONSES, carry
 
 #: request fields copied to the chat body as they are (same name, same meaning)
 SAME_FIELDS = ("temperature", "top_p", "user", "parallel_tool_calls", "service_tier", "modelyard")
@@ -54,16 +57,21 @@ def input_items(value: Any) -> list[dict[str, Any]]:
     return items
 
 
-def chat_body(request: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The chat completions body that serves `request` after the conversation `history`."""
+def chat_body(
+    request: dict[str, Any], history: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The chat completions body that serves `request` (its `input` as `items`) after the
+    conversation `history` (the items of the responses before it). The request itself rides
+    along (providers.native): a provider that speaks the Responses API gets it as sent, its
+    hosted tools too, which only such a provider can run."""
     for name, why in UNSERVED_FIELDS.items():
         if request.get(name):
             raise InvalidRequest(why, param=name)
     messages: list[dict[str, Any]] = []
     if request.get("instructions"):
         messages.append({"role": "system", "content": request["instructions"]})
-    messages += history
-    messages += chat_messages(input_items(request["input"]))
+    messages += chat_messages(history, strict=False)
+    messages += chat_messages(items)
     body: dict[str, Any] = {"model": request["model"], "messages": messages}
     body.update((name, request[name]) for name in SAME_FIELDS if request.get(name) is not None)
     if request.get("max_output_tokens") is not None:
@@ -81,19 +89,46 @@ def chat_body(request: dict[str, Any], history: list[dict[str, Any]]) -> dict[st
     response_format = _response_format(text.get("format"))
     if response_format is not None:
         body["response_format"] = response_format
-    if request.get("tools"):
-        body["tools"] = [_chat_tool(tool, n) for n, tool in enumerate(request["tools"])]
-    if request.get("tool_choice") is not None:
-        body["tool_choice"] = _chat_tool_choice(request["tool_choice"])
+    tools = request.get("tools") or []
+    hosted = [tool for tool in tools if tool.get("type") != "function"]
+    functions = [_chat_tool(tool) for tool in tools if tool.get("type") == "function"]
+    if functions:
+        body["tools"] = functions
+    choice = request.get("tool_choice")
+    if choice is not None and not (hosted and _is_hosted_choice(choice)):
+        body["tool_choice"] = _chat_tool_choice(choice)
     if request.get("stream"):
         body.update(stream=True, stream_options={"include_usage": True})
+    carry(body, RESPONSES, native_request(request, history), hosted_tools=hosted)
     return body
 
 
-def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def native_request(request: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+    """`request` as it goes to a provider that speaks the Responses API: the conversation
+    so far in its `input` (that provider never saw this gateway's response ids), nothing kept
+    there (this gateway keeps it). Earlier items go without their ids and reasoning items,
+    which an upstream that stored nothing could not resolve."""
+    native = {k: v for k, v in request.items() if k != "previous_response_id"}
+    if history:
+        earlier = [
+            {k: v for k, v in item.items() if k != "id"}
+            for item in history
+            if item.get("type") != "reasoning"
+        ]
+        sent = request["input"]
+        native["input"] = earlier + (
+            [{"role": "user", "content": sent}] if isinstance(sent, str) else list(sent)
+        )
+    native["store"] = False
+    return native
+
+
+def chat_messages(items: list[dict[str, Any]], strict: bool = True) -> list[dict[str, Any]]:
     """Input (or output) items as chat messages: consecutive function calls become one
     assistant message's `tool_calls`, a call's output a `tool` message; reasoning items,
-    which only their own model can read back, are left out."""
+    which only their own model can read back, are left out. An item chat has no place for
+    is a 400, or (`strict` off: a stored conversation, whose hosted tool calls a provider ran)
+    left out."""
     messages: list[dict[str, Any]] = []
     for n, item in enumerate(items):
         kind = item.get("type", "message")
@@ -119,7 +154,7 @@ def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             messages.append(
                 {"role": "tool", "tool_call_id": _required(item, "call_id", n), "content": content}
             )
-        elif kind != "reasoning":
+        elif kind != "reasoning" and strict:
             raise InvalidRequest(
                 f"input items of type {kind!r} are not served by this gateway",
                 param=f"input[{n}].type",
@@ -197,18 +232,14 @@ def _response_format(format_: dict[str, Any] | None) -> dict[str, Any] | None:
     )
 
 
-def _chat_tool(tool: dict[str, Any], n: int) -> dict[str, Any]:
-    """A function tool in chat's nested shape. A hosted tool (web_search, file_search, ...)
-    runs inside OpenAI's service, which a bridged call never reaches: 400, naming it."""
-    if tool.get("type") != "function":
-        raise InvalidRequest(
-            f"the hosted tool {tool.get('type')!r} is not run by this gateway: "
-            "only function tools are served",
-            param=f"tools[{n}].type",
-            code="unsupported_tool",
-        )
+def _chat_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A function tool in chat's nested shape."""
     function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
     return {"type": "function", "function": function}
+
+
+def _is_hosted_choice(choice: Any) -> bool:
+    return isinstance(choice, dict) and choice.get("type") not in (None, "function")
 
 
 def _chat_tool_choice(choice: Any) -> Any:

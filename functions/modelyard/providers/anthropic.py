@@ -37,9 +37,11 @@ from modelyard.providers.base import (
     tool_choice,
 )
 from modelyard.providers.errors import ErrorKind, UpstreamError
+from modelyard.providers.native import MESSAGES, event_frame, native_request
 from modelyard.providers.openai_compat import (
     http_error,
     key_header,
+    native_events,
     open_stream,
     post_json,
     send_json,
@@ -239,27 +241,53 @@ def anthropic_error(status: int, content: bytes, headers: httpx.Headers) -> Upst
 
 
 class AnthropicAdapter:
-    def _request(
-        self, provider: Provider, model: Model, body: dict[str, Any], stream: bool
-    ) -> httpx.Request:
+    """Messages API calls: translated from the chat body, or a `/v1/messages` request as the
+    client sent it (providers.native) with only the model name changed."""
+
+    def _request(self, provider: Provider, payload: dict[str, Any]) -> httpx.Request:
         return post_json(
             provider.base_url.rstrip("/") + "/v1/messages",
-            to_anthropic(body, model, stream),
+            payload,
             {"anthropic-version": API_VERSION, **key_header(provider, "x-api-key")},
         )
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
-        request = self._request(provider, model, body, False)
-        return await send_json(request, provider, anthropic_error, to_openai)
+        native = native_request(body, MESSAGES, provider.dialects)
+        if native is None:
+            request = self._request(provider, to_anthropic(body, model, False))
+            return await send_json(request, provider, anthropic_error, to_openai)
+        native.pop("stream", None)
+        request = self._request(provider, {**native, "model": model.upstream})
+        return await send_json(request, provider, anthropic_error, _with_native)
 
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
-        request = self._request(provider, model, body, True)
-        async with open_stream(request, anthropic_error) as response:
-            events = sse_json_events(response, provider)
-            async for chunk in _StreamTranslator(state).translate(events):
+        native = native_request(body, MESSAGES, provider.dialects)
+        payload = (
+            to_anthropic(body, model, True)
+            if native is None
+            else {**native, "model": model.upstream, "stream": True}
+        )
+        async with open_stream(self._request(provider, payload), anthropic_error) as response:
+            translator = _StreamTranslator(state)
+            if native is None:
+                chunks = translator.translate(sse_json_events(response, provider))
+            else:
+                chunks = native_events(response, provider, translator, error_frame)
+            async for chunk in chunks:
                 yield chunk
+
+
+def _with_native(data: dict[str, Any]) -> ChatResult:
+    result = to_openai(data)
+    result.native = data
+    return result
+
+
+def error_frame(message: str) -> bytes:
+    """A stream failing after the first byte, as Anthropic says it."""
+    return event_frame({"type": "error", "error": {"type": "api_error", "message": message}})
 
 
 class _StreamTranslator(StreamTranslator):

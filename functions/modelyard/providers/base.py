@@ -21,6 +21,8 @@ from modelyard.pricing.prices import TokenUsage
 class ChatResult:
     body: dict[str, Any]
     usage: TokenUsage
+    #: the provider's own answer to a request passed through natively (providers.native)
+    native: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -37,6 +39,9 @@ class StreamState:
     chunks: int = 0
     completion_chars: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: set when the stream relays the upstream's own events (providers.native): writes an
+    #: error event in their format, for a failure after the first byte
+    native_error: Callable[[str], bytes] | None = None
 
 
 class ProviderAdapter(Protocol):

@@ -18,7 +18,7 @@ import httpx
 from modelyard.capped import TooLarge, read_capped
 from modelyard.catalog import Model, Provider
 from modelyard.pricing.prices import TokenUsage
-from modelyard.providers.base import ChatResult, StreamState
+from modelyard.providers.base import ChatResult, StreamState, StreamTranslator
 from modelyard.providers.credentials import provider_api_key
 from modelyard.providers.errors import (
     ErrorKind,
@@ -27,7 +27,12 @@ from modelyard.providers.errors import (
     parse_retry_after,
 )
 from modelyard.providers.http import http_client
-from modelyard.providers.parameters import EXTRAS
+from modelyard.providers.native import RESPONSES, is_private, native_request, sse_frame
+from modelyard.providers.responses_upstream import (
+    ResponsesTranslator,
+    chat_result,
+    responses_payload,
+)
 
 
 def usage_from_openai(usage: dict[str, Any] | None) -> TokenUsage | None:
@@ -55,8 +60,8 @@ class OpenAICompatAdapter:
     ) -> httpx.Request:
         payload = dict(body)
         payload["model"] = model.upstream
-        payload.pop("modelyard", None)
-        payload.pop(EXTRAS, None)  # gateway-private; its thinking travels as reasoning_effort
+        for name in [name for name in payload if name == "modelyard" or is_private(name)]:
+            del payload[name]  # the gateway's own (a /v1/messages thinking: reasoning_effort)
         if stream:
             payload["stream"] = True
             # Always ask for usage: a stream must be billed from the provider's own count.
@@ -70,6 +75,11 @@ class OpenAICompatAdapter:
         return _post(provider, "/chat/completions", payload, model)
 
     async def chat(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
+        native = native_request(body, RESPONSES, provider.dialects)
+        if native is not None:  # a /v1/responses request, to a provider that speaks it
+            payload = responses_payload(native, model, stream=False)
+            request = _post(provider, "/responses", payload, model)
+            return await send_json(request, provider, http_error, chat_result)
         return await _send(self._request(provider, model, body, stream=False), provider, "choices")
 
     async def embed(self, provider: Provider, model: Model, body: dict[str, Any]) -> ChatResult:
@@ -81,6 +91,15 @@ class OpenAICompatAdapter:
     async def stream(
         self, provider: Provider, model: Model, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[bytes]:
+        native = native_request(body, RESPONSES, provider.dialects)
+        if native is not None:
+            request = _post(provider, "/responses", responses_payload(native, model, True), model)
+            translator = ResponsesTranslator(state)
+            async with open_stream(request, http_error) as response:
+                frames = native_events(response, provider, translator, translator.error_frame)
+                async for frame in frames:
+                    yield frame
+            return
         request = self._request(provider, model, body, stream=True)
         async with open_stream(request, http_error) as response:
             async for data in sse_data(response, provider):
@@ -271,12 +290,27 @@ async def sse_json_events(
 ) -> AsyncIterator[dict[str, Any]]:
     """Each `data:` line of an SSE stream, parsed."""
     async for data in sse_data(response, provider):
-        try:
-            yield json.loads(data)
-        except ValueError as exc:
-            raise UpstreamError(
-                ErrorKind.MALFORMED_RESPONSE, f"malformed stream event from {provider.id}"
-            ) from exc
+        yield _parse_chunk(data, provider)
+
+
+async def native_events(
+    response: httpx.Response,
+    provider: Provider,
+    translator: StreamTranslator,
+    error_frame: Callable[[str], bytes],
+) -> AsyncIterator[bytes]:
+    """The upstream's own events, each an SSE frame named by its `type` around the data as
+    sent (providers.native). Each is also fed to `translator`, whose chunks are dropped: it
+    only fills in the stream's state (usage, finish, counts) and raises on an error event."""
+    state = translator.state
+    state.native_error = error_frame
+    async for data in sse_data(response, provider):
+        event = _parse_chunk(data, provider)
+        state.chunks += len(translator.feed(event))
+        yield sse_frame(str(event.get("type")), data)
+        if translator.done:
+            return
+    translator.close()
 
 
 def malformed(provider: Provider, exc: Exception) -> UpstreamError:

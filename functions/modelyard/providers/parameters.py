@@ -8,7 +8,9 @@ translate the ones they honour. Nothing a client asks for is dropped without a w
 `/v1/messages` features that OpenAI's body has no field for travel in `EXTRAS`, a
 gateway-private object that the OpenAI-compatible adapter never forwards: `thinking` exactly
 as the client sent it (the Anthropic adapter sends it back unchanged, Gemini takes its budget)
-and `server_tools` (Anthropic's `web_search_20250305` and the like).
+and `server_tools` (Anthropic's `web_search_20250305` and the like). A Responses request's
+hosted tools (`web_search`, `file_search`, ...) are honoured only where it goes upstream as
+sent (providers.native): the `openai-responses` dialect.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from modelyard.catalog import Provider
 
 #: the gateway-private body field for what only the Messages API can say
 EXTRAS = "modelyard_anthropic"
@@ -69,9 +73,11 @@ def parameters_used(body: Mapping[str, Any]) -> tuple[ParameterUse, ...]:
     return tuple(uses)
 
 
-def unhonoured(uses: Sequence[ParameterUse], wire: str) -> ParameterUse | None:
-    """The first parameter in use that an adapter of `wire` cannot honour, if any."""
-    return next((use for use in uses if wire not in use.wires), None)
+def unhonoured(uses: Sequence[ParameterUse], provider: Provider) -> ParameterUse | None:
+    """The first parameter in use that `provider` cannot honour, if any: by its adapter's
+    wire format, or by a request format it speaks natively (its `dialects`)."""
+    speaks = {provider.wire, *provider.dialects}
+    return next((use for use in uses if use.wires.isdisjoint(speaks)), None)
 
 
 def extras(body: Mapping[str, Any]) -> dict[str, Any]:

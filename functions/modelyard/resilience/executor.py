@@ -164,7 +164,8 @@ class FallbackExecutor:
             try:
                 async with asyncio.timeout(max(timeout, 0.001)):
                     first = await anext(chunks)
-                _check_first_chunk(first)
+                if state.native_error is None:  # a native stream's adapter parsed it already
+                    _check_first_chunk(first)
             except StopAsyncIteration:
                 raise UpstreamError(ErrorKind.MALFORMED_RESPONSE, "empty stream") from None
             except BaseException:

@@ -321,6 +321,7 @@ def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> Catalog:
                 base_url=item["base_url"],
                 api_key_env=item.get("api_key_env", ""),
                 api_version=item.get("api_version", ""),
+                dialects=tuple(item.get("dialects") or ()),
             )
         elif kind == "MODEL":
             caps = item.get("capabilities") or {}

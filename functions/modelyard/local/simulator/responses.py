@@ -2,7 +2,10 @@
 `input`, `instructions`, flat function tools, `tool_choice`, `text.format` and
 `max_output_tokens` read as an `Ask`; the `Answer` written as a `response` object or as its
 named SSE events (`response.created` ... `response.completed`), each with a `sequence_number`.
-Hosted tools (web_search, file_search, ...) are refused: the simulator does not run them."""
+The hosted web search (`web_search`, `web_search_preview`) is SIMULATED: a `web_search_call`
+item for the last user turn, then the answer citing one result at a reserved `.invalid`
+address, so that a pass-through of hosted tools can be seen end to end. Other hosted tools
+(file_search, computer use, ...) are refused: the simulator does not run them."""
 
 from __future__ import annotations
 
@@ -21,13 +24,26 @@ BROKEN = (
 )
 
 
-def hosted_tools(body: dict[str, Any]) -> list[str]:
-    """The tools (and a tool choice) that are not function tools, by type."""
+#: the hosted tools the simulator plays (a search with one simulated result)
+WEB_SEARCH = frozenset({"web_search", "web_search_preview"})
+SIMULATED_RESULT = {"url": "https://search.simulated.invalid/result", "title": "Simulated result"}
+
+
+def _tool_types(body: dict[str, Any]) -> set[str]:
     named = [t for t in body.get("tools") or [] if isinstance(t, dict)]
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         named.append(choice)
-    return sorted({str(t.get("type")) for t in named if t.get("type") != "function"})
+    return {str(t.get("type")) for t in named}
+
+
+def hosted_tools(body: dict[str, Any]) -> list[str]:
+    """The hosted tools (and tool choice) the simulator does not play, by type."""
+    return sorted(_tool_types(body) - WEB_SEARCH - {"function"})
+
+
+def _searches(body: dict[str, Any]) -> bool:
+    return bool(_tool_types(body) & WEB_SEARCH)
 
 
 def ask(body: dict[str, Any]) -> Ask:
@@ -81,7 +97,7 @@ def response(answer: Answer, body: dict[str, Any], done: bool = True) -> dict[st
         "max_output_tokens": body.get("max_output_tokens"),
         "max_tool_calls": body.get("max_tool_calls"),
         "model": answer.model,
-        "output": _items(answer, choice) if done else [],
+        "output": _items(answer, choice, body) if done else [],
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
@@ -114,17 +130,29 @@ def _logprobs(answer: Answer, choice: Choice, start: int = 0, end: int | None = 
     return logprob_entries(answer, choice, start, end) if answer.ask.logprobs else []
 
 
-def _text_part(answer: Answer, choice: Choice) -> dict[str, Any]:
+def _text_part(answer: Answer, choice: Choice, cited: bool) -> dict[str, Any]:
+    citation = {"type": "url_citation", "start_index": 0, "end_index": len(choice.text)}
     return {
         "type": "output_text",
         "text": choice.text,
-        "annotations": [],
+        "annotations": [{**citation, **SIMULATED_RESULT}] if cited else [],
         "logprobs": _logprobs(answer, choice),
     }
 
 
-def _items(answer: Answer, choice: Choice) -> list[dict[str, Any]]:
+def _items(answer: Answer, choice: Choice, body: dict[str, Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
+    searched = _searches(body)
+    if searched:
+        query = next((t.text for t in reversed(answer.ask.turns) if t.role == "user"), "")
+        items.append(
+            {
+                "type": "web_search_call",
+                "id": "ws_sim" + answer.id,
+                "status": "completed",
+                "action": {"type": "search", "query": query[:200]},
+            }
+        )
     if choice.pieces or not choice.tool_calls:
         items.append(
             {
@@ -132,7 +160,7 @@ def _items(answer: Answer, choice: Choice) -> list[dict[str, Any]]:
                 "id": "msg_sim" + answer.id,
                 "status": "incomplete" if choice.finish == "length" else "completed",
                 "role": "assistant",
-                "content": [_text_part(answer, choice)],
+                "content": [_text_part(answer, choice, searched)],
             }
         )
     items += [
@@ -158,9 +186,24 @@ def events(answer: Answer, body: dict[str, Any]) -> Frames:
         ({"type": "response.created", "response": opening}, False),
         ({"type": "response.in_progress", "response": opening}, False),
     ]
-    for index, item in enumerate(_items(answer, choice)):
+    for index, item in enumerate(_items(answer, choice, body)):
         at = {"item_id": item["id"], "output_index": index}
-        if item["type"] == "message":
+        if item["type"] == "web_search_call":
+            events.append(
+                (
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": index,
+                        "item": {**item, "status": "in_progress"},
+                    },
+                    False,
+                )
+            )
+            events += [
+                ({"type": f"response.web_search_call.{stage}", **at}, False)
+                for stage in ("in_progress", "searching", "completed")
+            ]
+        elif item["type"] == "message":
             events.append(
                 (
                     {

@@ -48,8 +48,15 @@ class Simulator:
         self.retry_after = retry_after
         self.rng = random.Random(seed)
         self.calls: Counter[str] = Counter()
+        #: the last body each endpoint was sent, by its path after the provider (`v1/messages`):
+        #: what the gateway sent upstream, for tests of what it forwards
+        self.received: dict[str, dict[str, Any]] = {}
         #: hashes of the prompt prefixes each model has seen (the simulated prompt cache)
         self.prompt_prefixes: set[str] = set()
+
+    def _receive(self, request: Request, body: Any) -> None:
+        if isinstance(body, dict):
+            self.received[request.url.path.split("/", 2)[-1]] = body
 
     # -- pacing, faults and the prompt cache ------------------------------------------------
     def _model(self, name: str) -> SimModel | None:
@@ -128,6 +135,7 @@ class Simulator:
             return wire.openai_error(
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
+        self._receive(request, body)
         model = self._model(str(body.get("model", "")))
         if model is None:
             return wire.openai_error(
@@ -204,6 +212,7 @@ class Simulator:
             body = await request.json()
         except ValueError:
             return wire.anthropic_error(400, "invalid_request_error", "invalid JSON body")
+        self._receive(request, body)
         if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):
             return wire.anthropic_error(
                 400, "invalid_request_error", "max_tokens: Field required; messages: Field required"
