@@ -234,3 +234,21 @@ def test_a_streamed_pass_through_keeps_the_upstream_s_events_under_the_gateway_s
     assert types[-1] == "response.completed" and final.usage.output_tokens == 5
     assert {e.response.id for e in events if hasattr(e, "response")} == {final.id}
     assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_idempotency_key_replays_the_response(client: OpenAI, stream: bool) -> None:
+    headers = {"Idempotency-Key": f"resp-{stream}-{id(client)}"}
+    body = {"model": "claude-4-sonnet", "input": "Once [sim:tokens=4]", "stream": stream}
+    keyed = client.with_options(default_headers=headers)
+    first = keyed.responses.with_raw_response.create(**body)
+    first_text = first.http_response.read().decode()  # whole before the repeat: in flight,
+    again = keyed.responses.with_raw_response.create(**body)  # a repeat would be a 409
+    again_text = again.http_response.read().decode()
+    assert first.headers["x-modelyard-idempotent-replay"] == "false"
+    assert again.headers["x-modelyard-idempotent-replay"] == "true"
+    assert again.headers["x-modelyard-request-id"] == first.headers["x-modelyard-request-id"]
+    if stream:
+        assert again_text == first_text  # the same events, byte for byte
+    else:
+        assert json.loads(again_text) == json.loads(first_text)

@@ -26,7 +26,7 @@ from modelyard.api.admin import ADMIN_PREFIX
 from modelyard.api.admin import router as admin_router
 from modelyard.api.compat import router as compat_router
 from modelyard.api.deps import caller, validated
-from modelyard.api.idempotent import idempotent_chat
+from modelyard.api.idempotent import idempotent_or_not
 from modelyard.api.limits import parse_json_body
 from modelyard.api.responses import AccountedResponse
 from modelyard.api.responses_api import router as responses_router
@@ -243,25 +243,17 @@ def create_app(
             )
         policy = request.headers.get("x-modelyard-policy")
         cache_control = request.headers.get("cache-control")
-        idempotency_key = request.headers.get("idempotency-key")
-        if idempotency_key is not None and gw.idempotency:
-            return await idempotent_chat(
-                gw,
-                gw.idempotency,
-                idempotency_key,
-                body,
-                key,
-                request.state.request_id,
-                policy,
-                cache_control,
-            )
-        outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
-        if isinstance(outcome, StreamResponse):
-            return EventStreamResponse(outcome.chunks, headers=outcome.headers)
-        tenant = await gw.config.tenant_async(key.tenant)
-        if tenant is not None and tenant.log_prompts:  # the tenant's opt-in, never by default
-            log_exchange(request.state.request_id, key.tenant, body, outcome.body)
-        return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
+
+        async def serve() -> Response:
+            outcome = await gw.chat(body, key, request.state.request_id, policy, cache_control)
+            if isinstance(outcome, StreamResponse):
+                return EventStreamResponse(outcome.chunks, headers=outcome.headers)
+            tenant = await gw.config.tenant_async(key.tenant)
+            if tenant is not None and tenant.log_prompts:  # the tenant's opt-in, never default
+                log_exchange(request.state.request_id, key.tenant, body, outcome.body)
+            return AccountedResponse(outcome.body, outcome.headers, outcome.accounting)
+
+        return await idempotent_or_not(request, gw, body, key, serve)
 
     @app.get("/v1/jobs/{job_id}", responses=ERROR_RESPONSES)
     async def get_job(job_id: str, request: Request) -> JSONResponse:

@@ -33,10 +33,15 @@ class AccountedResponse(Response):
         super().__init__(json.dumps(body, separators=(",", ":")), headers=headers)
         self.accounting = accounting
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def settle(self) -> None:
+        """Record the request (once), before anything else is done with the answer."""
+        accounting, self.accounting = self.accounting, None
         try:
-            if self.accounting is not None:
-                await self.accounting
+            if accounting is not None:
+                await accounting
         except Exception:  # the publisher already tried its fallback; the answer still goes
             logger.exception("recording usage failed before the response was sent")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.settle()
         await super().__call__(scope, receive, send)

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from modelyard.api.compat import read_body
 from modelyard.api.deps import caller, validated
+from modelyard.api.idempotent import idempotent_or_not
 from modelyard.api.responses import AccountedResponse
 from modelyard.api.responses_schema import ResponsesRequest
 from modelyard.api.schemas import ChatCompletionRequest, documented_body, error_responses
@@ -58,26 +59,32 @@ async def create_response(request: Request) -> Response:
     items = bridge.input_items(body["input"])
     chat = bridge.chat_body(body, history, items)
     validated(ChatCompletionRequest, chat)
-    outcome = await gateway.chat(
-        chat,
-        key,
-        request_id,
-        request.headers.get("x-modelyard-policy"),
-        request.headers.get("cache-control"),
-    )
     keep = _keeper(gateway, key, body, items, history)
-    if isinstance(outcome, StreamResponse):
-        if outcome.native:
-            events = _native_events(outcome.chunks, body, response_id, keep)
+
+    async def serve() -> Response:
+        outcome = await gateway.chat(
+            chat,
+            key,
+            request_id,
+            request.headers.get("x-modelyard-policy"),
+            request.headers.get("cache-control"),
+        )
+        if isinstance(outcome, StreamResponse):
+            if outcome.native:
+                events = _native_events(outcome.chunks, body, response_id, keep)
+            else:
+                writer = ResponseEventWriter(body, response_id)
+                events = _response_events(outcome.chunks, writer, keep)
+            return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
+        if outcome.native is not None:
+            response = _as_requested(outcome.native, body, response_id)
         else:
-            events = _response_events(outcome.chunks, ResponseEventWriter(body, response_id), keep)
-        return EventStreamResponse(events, headers=outcome.headers, source=outcome.chunks)
-    if outcome.native is not None:
-        response = _as_requested(outcome.native, body, response_id)
-    else:
-        response = bridge.response_from_chat(outcome.body, body, response_id)
-        response["modelyard"] = outcome.body.get("modelyard")
-    return AccountedResponse(response, outcome.headers, _both(keep(response), outcome.accounting))
+            response = bridge.response_from_chat(outcome.body, body, response_id)
+            response["modelyard"] = outcome.body.get("modelyard")
+        accounting = _both(keep(response), outcome.accounting)
+        return AccountedResponse(response, outcome.headers, accounting)
+
+    return await idempotent_or_not(request, gateway, body, key, serve, _is_final)
 
 
 @router.get("/v1/responses/{response_id}", responses=error_responses())
@@ -213,6 +220,10 @@ def _as_requested(
 #: the events of a native stream that carry the whole response object, and the last ones
 RESPONSE_EVENTS = (b"event: response.created", b"event: response.in_progress")
 FINAL_EVENTS = (b"event: response.completed", b"event: response.incomplete")
+
+
+def _is_final(frame: bytes) -> bool:
+    return frame.startswith(FINAL_EVENTS)
 
 
 async def _native_events(

@@ -8,7 +8,7 @@ upstream request and record the partial usage at once.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -33,6 +33,10 @@ class EventStreamResponse(StreamingResponse):
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
         )
         self._closing = [chunks] if source is None else [chunks, source]
+
+    def wrap(self, wrapper: Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]) -> None:
+        """Send the frames through `wrapper`, which then owns closing them."""
+        self.body_iterator = self._closing[0] = wrapper(self._closing[0])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
