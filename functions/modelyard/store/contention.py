@@ -14,15 +14,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 #: error codes of a whole call that a retry may clear
 TRANSIENT_CODES = frozenset(
@@ -40,14 +36,30 @@ TRANSIENT_CODES = frozenset(
 TRANSIENT_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
-TIMEOUTS = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError)
+
+
+@cache
+def _botocore() -> tuple[type[ClientError], tuple[type[Exception], ...]]:
+    """botocore's ClientError and its timeouts, imported when a failure is first judged:
+    the router's cold start has no use for botocore (its SQS calls do not go through it)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    timeouts = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError)
+    return ClientError, (*timeouts, ConnectionClosedError)
 
 
 def transient(exc: BaseException) -> bool:
     """Whether `exc` is DynamoDB (or the network to it) failing, not the request."""
-    if isinstance(exc, TIMEOUTS):
+    client_error, timeouts = _botocore()
+    if isinstance(exc, timeouts):
         return True
-    if not isinstance(exc, ClientError):
+    if not isinstance(exc, client_error):
         return False
     code = exc.response.get("Error", {}).get("Code")
     if code == "TransactionCanceledException":
