@@ -245,6 +245,7 @@ def test_chat_parameters_a_pinned_model_cannot_honour_are_a_400_naming_them(stac
     assert served.choices[0].message.content
 
 
+@pytest.mark.compat("anthropic (Python)", "messages.create to Claude, passed through as sent")
 def test_a_messages_request_to_claude_goes_up_as_sent(claude: anthropic.Anthropic, sim):
     """Anthropic's own fields reach it untranslated, and its own answer comes back."""
     message = claude.messages.create(

@@ -217,6 +217,9 @@ def test_a_request_to_an_openai_model_goes_up_as_sent_hosted_tools_too(client: O
     assert client.responses.retrieve(response.id).output[0].type == "web_search_call"
 
 
+@pytest.mark.compat(
+    "openai (Python)", "responses hosted web_search (OpenAI models, passed through)"
+)
 def test_a_streamed_pass_through_keeps_the_upstream_s_events_under_the_gateway_s_id(
     client: OpenAI,
 ) -> None:
@@ -236,6 +239,7 @@ def test_a_streamed_pass_through_keeps_the_upstream_s_events_under_the_gateway_s
     assert client.responses.retrieve(final.id).output_text == final.output_text
 
 
+@pytest.mark.compat("openai (Python)", "responses with Idempotency-Key")
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_idempotency_key_replays_the_response(client: OpenAI, stream: bool) -> None:
     headers = {"Idempotency-Key": f"resp-{stream}-{id(client)}"}
