@@ -155,24 +155,32 @@ class StreamRelay:
     async def _relay(self) -> AsyncGenerator[bytes, None]:
         status = "cancelled"
         error: dict[str, Any] | None = None
+        # the upstream's own events end with its own last event: it is held back until the
+        # request is recorded, as the usage chunk and `[DONE]` are for a chat stream
+        held: bytes | None = None
         try:
-            yield self._frame(self.start.first_chunk)
-            try:
-                async for chunk in self.start.chunks:
-                    yield self._frame(chunk)
-                status = "ok"
-            except UpstreamError as exc:
-                status = "partial"
-                error = {
-                    "message": f"upstream failed mid-stream: {exc.message}",
-                    "type": "upstream_error",
-                    "param": None,
-                    "code": exc.kind.value,
-                }
+            async for frame in self._frames_of(self.start.chunks):
+                if self.native_error is None:
+                    yield frame
+                    continue
+                if held is not None:
+                    yield held
+                held = frame
+            status = "ok"
+        except UpstreamError as exc:
+            status = "partial"
+            error = {
+                "message": f"upstream failed mid-stream: {exc.message}",
+                "type": "upstream_error",
+                "param": None,
+                "code": exc.kind.value,
+            }
         finally:
             if status == "cancelled":  # closed from outside: no more bytes will go out
                 await self._end(status)
         cost = await self._end(status)
+        if held is not None:
+            yield held
         if error is not None and self.native_error is not None:
             yield self.native_error(error["message"])
             return
@@ -188,6 +196,12 @@ class StreamRelay:
             final["modelyard"] = self.book.meta(cost)
             yield b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
+
+    async def _frames_of(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The first chunk (already read) and the rest, framed for the client."""
+        yield self._frame(self.start.first_chunk)
+        async for chunk in chunks:
+            yield self._frame(chunk)
 
     def _frame(self, chunk: bytes) -> bytes:
         if self.native_error is not None:

@@ -39,6 +39,9 @@ def client(handoff: HandoffGateway, stack: LocalStack) -> Iterator[httpx.Client]
         yield client
 
 
+RESPONSES = {"model": "claude-4-sonnet", "input": "Say hello [sim:tokens=6]"}
+
+
 def post(client: httpx.Client, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
     return client.post(path, json=body, headers=headers)
 
@@ -61,8 +64,23 @@ def assert_handed_off_first(handoff: HandoffGateway, response: httpx.Response) -
         ("/messages", MESSAGES),
         ("/messages", {**MESSAGES, "stream": True}),
         ("/embeddings", {"model": "text-embedding-3-small", "input": "some text"}),
+        ("/responses", RESPONSES),
+        ("/responses", {**RESPONSES, "stream": True}),
+        ("/responses", {**RESPONSES, "model": "gpt-4o"}),  # passed through as sent
+        ("/responses", {**RESPONSES, "model": "gpt-4o", "stream": True}),
     ],
-    ids=["json", "sse", "sse-usage", "messages", "messages-sse", "embeddings"],
+    ids=[
+        "json",
+        "sse",
+        "sse-usage",
+        "messages",
+        "messages-sse",
+        "embeddings",
+        "responses",
+        "responses-sse",
+        "responses-native",
+        "responses-native-sse",
+    ],
 )
 def test_an_answer_is_recorded_before_its_last_byte(
     handoff: HandoffGateway, client: httpx.Client, path: str, body: dict[str, Any]
