@@ -2,7 +2,7 @@
 admin function's `/admin/openapi.json`), on the local stack's uvicorn.
 
 Every operation gets a bounded number of generated requests, valid ones and ones that break
-the schema on purpose (Schemathesis' positive and negative modes), more for the three routes
+the schema on purpose (Schemathesis' positive and negative modes), more for the four routes
 that take model input; sent with an admin key of its own (so /admin is reached too, and /v1
 as that key's tenant). No answer may be a 5xx, and every answer must match what the document
 says of its status, content type and body. `pytest tests/security/test_schemathesis.py -s`
@@ -30,12 +30,13 @@ from modelyard.auth.admin import create_key
 from modelyard.local.stack import LocalStack
 from tests.security.support import root_url
 
-MAX_EXAMPLES = 25
-#: the routes that take model input get more
+MAX_EXAMPLES = 15
+#: the routes that take model input get more (each mode: positive and negative)
 MAX_EXAMPLES_FOR = {
-    "POST /v1/chat/completions": 100,
-    "POST /v1/messages": 100,
-    "POST /v1/embeddings": 60,
+    "POST /v1/chat/completions": 60,
+    "POST /v1/messages": 60,
+    "POST /v1/responses": 60,
+    "POST /v1/embeddings": 40,
 }
 DOCUMENTS = ("/openapi.json", "/admin/openapi.json")
 PUBLIC_OPERATIONS = {
@@ -48,6 +49,10 @@ PUBLIC_OPERATIONS = {
     "POST /v1/messages/count_tokens",
     "GET /v1/usage",
     "GET /v1/jobs/{job_id}",
+    "POST /v1/responses",
+    "GET /v1/responses/{response_id}",
+    "DELETE /v1/responses/{response_id}",
+    "GET /v1/responses/{response_id}/input_items",
 }
 CHECKS = [
     not_a_server_error,
@@ -80,6 +85,7 @@ def test_no_5xx_and_no_answer_that_breaks_the_schema(stack: LocalStack, fuzz_key
         "POST /v1/feedback",
         "POST /v1/messages",
         "POST /v1/embeddings",
+        "POST /v1/responses",
         "POST /admin/keys",
         "PUT /admin/tenants/{tenant}",
     }
