@@ -255,6 +255,35 @@ def _chat_tool_choice(choice: Any) -> Any:
 # -- the answer ---------------------------------------------------------------------------------
 
 
+#: the request settings a response object repeats, with OpenAI's documented defaults
+ECHOED: dict[str, Any] = {
+    "instructions": None,
+    "max_output_tokens": None,
+    "max_tool_calls": None,
+    "parallel_tool_calls": True,
+    "previous_response_id": None,
+    "service_tier": "default",
+    "store": True,
+    "temperature": 1.0,
+    "text": {"format": {"type": "text"}},
+    "tool_choice": "auto",
+    "tools": [],
+    "top_logprobs": 0,
+    "top_p": 1.0,
+    "truncation": "disabled",
+    "user": None,
+    "metadata": {},
+}
+
+
+def echoed(request: dict[str, Any]) -> dict[str, Any]:
+    """The settings of `request` as its response object repeats them."""
+    return {
+        name: default if request.get(name) is None else request[name]
+        for name, default in ECHOED.items()
+    }
+
+
 def response_object(
     request: dict[str, Any],
     response_id: str,
@@ -274,26 +303,11 @@ def response_object(
         "background": False,
         "error": None,
         "incomplete_details": incomplete,
-        "instructions": request.get("instructions"),
-        "max_output_tokens": request.get("max_output_tokens"),
-        "max_tool_calls": None,
         "model": model or request.get("model"),
         "output": output,
-        "parallel_tool_calls": request.get("parallel_tool_calls", True),
-        "previous_response_id": request.get("previous_response_id"),
         "reasoning": {"effort": (request.get("reasoning") or {}).get("effort"), "summary": None},
-        "service_tier": request.get("service_tier") or "default",
-        "store": request.get("store", True),
-        "temperature": request.get("temperature", 1.0),
-        "text": request.get("text") or {"format": {"type": "text"}},
-        "tool_choice": request.get("tool_choice", "auto"),
-        "tools": request.get("tools") or [],
-        "top_logprobs": request.get("top_logprobs", 0),
-        "top_p": request.get("top_p", 1.0),
-        "truncation": request.get("truncation") or "disabled",
         "usage": usage,
-        "user": request.get("user"),
-        "metadata": request.get("metadata") or {},
+        **echoed(request),
     }
 
 

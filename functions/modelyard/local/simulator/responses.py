@@ -14,6 +14,7 @@ from typing import Any
 from modelyard.local.simulator.core import Answer, Ask, Choice, Tool, Turn, text_of
 from modelyard.local.simulator.openai_chat import logprob_entries, tool_choice
 from modelyard.local.simulator.wire import Frames, first_token_unpaced, named_event
+from modelyard.openai_responses.bridge import echoed  # the wire format's own defaults
 
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
 
@@ -93,26 +94,11 @@ def response(answer: Answer, body: dict[str, Any], done: bool = True) -> dict[st
         "background": False,
         "error": None,
         "incomplete_details": {"reason": "max_output_tokens"} if incomplete and done else None,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"),
         "model": answer.model,
         "output": _items(answer, choice, body) if done else [],
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
         "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "service_tier": body.get("service_tier") or "default",
-        "store": body.get("store", True),
-        "temperature": body.get("temperature", 1.0),
-        "text": body.get("text") or {"format": {"type": "text"}},
-        "tool_choice": body.get("tool_choice", "auto"),
-        "tools": body.get("tools") or [],
-        "top_logprobs": body.get("top_logprobs", 0),
-        "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"),
         "usage": _usage(answer) if done else None,
-        "user": body.get("user"),
-        "metadata": body.get("metadata") or {},
+        **echoed(body),
     }
 
 
