@@ -35,6 +35,8 @@ class Capabilities:
     audio: bool = False
     files: bool = False
     streaming: bool = True
+    #: takes a reasoning effort or thinking budget (`reasoning_effort`, `thinking`)
+    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,7 +215,13 @@ def test_messages_thinking_top_k_and_server_tools_are_honoured_or_refused_by_nam
     assert refused.status_code == 400
     error = refused.json()["error"]
     assert error["type"] == "invalid_request_error"
-    assert "model deepseek-v4-flash cannot honour top_k" in error["message"]
+    # the thinking budget, as the reasoning effort a chat body carries: deepseek takes neither
+    assert "model deepseek-v4-flash cannot honour reasoning_effort" in error["message"]
+    no_thinking = {k: v for k, v in body.items() if k != "thinking"}
+    refused = httpx.post(
+        f"{root}/v1/messages", headers=headers, json={**no_thinking, "model": "deepseek-v4-flash"}
+    )
+    assert "model deepseek-v4-flash cannot honour top_k" in refused.json()["error"]["message"]
     search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 1}
     with_search = {"max_tokens": 64, "messages": hello, "tools": [search], "model": "auto"}
     routed = httpx.post(f"{root}/v1/messages", headers=headers, json=with_search)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelyard.catalog import Provider
+from modelyard.catalog import Capabilities, Provider
 
 #: the gateway-private body field for what only the Messages API can say
 EXTRAS = "modelyard_anthropic"
@@ -40,6 +40,8 @@ class ParameterUse:
     wires: frozenset[str]
     #: what the request set (named in errors: the server tools' types)
     value: Any = None
+    #: a model capability it also needs (`reasoning`: not every model of a wire thinks)
+    capability: str | None = None
 
     def describe(self) -> str:
         if self.param == "tools" and isinstance(self.value, list):
@@ -67,17 +69,25 @@ def parameters_used(body: Mapping[str, Any]) -> tuple[ParameterUse, ...]:
     for entry in _DATA["parameters"]:
         value = _lookup(body, entry["field"])
         if _used(value, entry["when"]):
-            uses.append(
-                ParameterUse(entry["param"], entry["label"], frozenset(entry["wires"]), value)
-            )
+            wires = frozenset(entry["wires"])
+            capability = entry.get("capability")
+            uses.append(ParameterUse(entry["param"], entry["label"], wires, value, capability))
     return tuple(uses)
 
 
-def unhonoured(uses: Sequence[ParameterUse], provider: Provider) -> ParameterUse | None:
-    """The first parameter in use that `provider` cannot honour, if any: by its adapter's
-    wire format, or by a request format it speaks natively (its `dialects`)."""
+def unhonoured(
+    uses: Sequence[ParameterUse], provider: Provider, capabilities: Capabilities
+) -> ParameterUse | None:
+    """The first parameter in use that a model of `provider` with `capabilities` cannot
+    honour, if any: by its adapter's wire format, or by a request format it speaks natively
+    (its `dialects`), and by the model capability the parameter needs."""
     speaks = {provider.wire, *provider.dialects}
-    return next((use for use in uses if use.wires.isdisjoint(speaks)), None)
+
+    def honoured(use: ParameterUse) -> bool:
+        capable = use.capability is None or getattr(capabilities, use.capability, False)
+        return capable and not use.wires.isdisjoint(speaks)
+
+    return next((use for use in uses if not honoured(use)), None)
 
 
 def extras(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -389,7 +389,7 @@ def _eligible(
             why = "no audio input"
         elif features.needs_files and not caps.files:
             why = "no file input"
-        elif unmet := unhonoured(features.parameters, catalog.provider_of(model)):
+        elif unmet := unhonoured(features.parameters, catalog.provider_of(model), caps):
             why = cannot_honour(unmet)
         elif catalog.price(model.id, today) is None:
             why = "no price"
