@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from modelyard import reports
+from modelyard.api import ADMIN_PREFIX
 from modelyard.api.deps import caller, validated
 from modelyard.api.schemas import documented_body, error_responses
 from modelyard.auth import admin
@@ -154,7 +155,6 @@ class SpendReport(BaseModel):
     by_model: list[ModelSpend]
 
 
-ADMIN_PREFIX = "/admin"
 router = APIRouter(
     prefix=ADMIN_PREFIX,
     tags=["admin"],

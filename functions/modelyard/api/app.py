@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
@@ -21,9 +21,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard import tracing
-from modelyard.api import errors
-from modelyard.api.admin import ADMIN_PREFIX
-from modelyard.api.admin import router as admin_router
+from modelyard.api import ADMIN_PREFIX, errors
 from modelyard.api.compat import router as compat_router
 from modelyard.api.deps import caller, validated
 from modelyard.api.idempotent import idempotent_or_not
@@ -184,10 +182,15 @@ def create_app(
         return state["gateway"]
 
     app.state.gateway = current_gateway
-    document = functools.cache(functools.partial(_document, app))  # built once, on demand
+    admin_router: APIRouter | None = None
+    if admin:  # imported only here: the router function's cold start never loads it
+        from modelyard.api.admin import router
+
+        admin_router = router
+        app.include_router(router, dependencies=[Depends(literal_admin_path)])
+    document = functools.cache(functools.partial(_document, app, admin_router))  # on demand
     app.openapi = lambda: document(admin=False)  # type: ignore[method-assign]
     if admin:
-        app.include_router(admin_router, dependencies=[Depends(literal_admin_path)])
 
         @app.get("/admin/openapi.json", include_in_schema=False)
         async def admin_openapi() -> dict[str, Any]:
@@ -275,16 +278,15 @@ def literal_admin_path(request: Request) -> None:
         raise NotFound("not found", code="not_found")
 
 
-def _is_admin(route: BaseRoute) -> bool:
+def _is_admin(route: BaseRoute, admin_router: APIRouter | None) -> bool:
     """An admin route (FastAPI may keep an included router as one entry of its own)."""
-    return getattr(route, "original_router", None) is admin_router or getattr(
-        route, "path", ""
-    ).startswith(ADMIN_PREFIX + "/")
+    included = admin_router is not None and getattr(route, "original_router", None) is admin_router
+    return included or getattr(route, "path", "").startswith(ADMIN_PREFIX + "/")
 
 
-def _document(app: FastAPI, *, admin: bool) -> dict[str, Any]:
+def _document(app: FastAPI, admin_router: APIRouter | None, *, admin: bool) -> dict[str, Any]:
     """The OpenAPI document of the public routes, or of the admin ones."""
-    routes = [route for route in app.routes if _is_admin(route) is admin]
+    routes = [route for route in app.routes if _is_admin(route, admin_router) is admin]
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=routes
     )
