@@ -128,6 +128,8 @@ def test_later_candidate_succeeds_after_retries_and_catch(stack, sim, fast_jobs,
     (entry,) = ledger_items(request_id)
     assert (entry["status"], entry["model"], entry["output_tokens"]) == ("ok", "qwen3-32b", 4)
     assert str(entry["cost_usd"]) == job["result"]["modelyard"]["cost_usd"]
+    # what the provider invoices: the answering attempt (the refused ones answered 429s)
+    assert entry["provider_cost_usd"] == entry["cost_usd"]
 
 
 def test_total_failure_is_recorded(stack, sim, fast_jobs, key):
