@@ -30,13 +30,13 @@ from modelyard.auth.admin import create_key
 from modelyard.local.stack import LocalStack
 from tests.security.support import root_url
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 10
 #: the routes that take model input get more (each mode: positive and negative)
 MAX_EXAMPLES_FOR = {
-    "POST /v1/chat/completions": 60,
-    "POST /v1/messages": 60,
-    "POST /v1/responses": 60,
-    "POST /v1/embeddings": 40,
+    "POST /v1/chat/completions": 45,
+    "POST /v1/messages": 45,
+    "POST /v1/responses": 45,
+    "POST /v1/embeddings": 30,
 }
 DOCUMENTS = ("/openapi.json", "/admin/openapi.json")
 PUBLIC_OPERATIONS = {
