@@ -178,7 +178,7 @@ def test_store_false_keeps_nothing(client: OpenAI) -> None:
         ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools"),
         ({"background": True}, "background"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
-        ({"previous_response_id": "resp_unknown"}, "response_id"),
+        ({"previous_response_id": "resp_unknown"}, "previous_response_id"),
     ],
 )
 def test_what_a_bridged_call_cannot_do_is_a_clear_error(

@@ -55,7 +55,8 @@ async def create_response(request: Request) -> Response:
     response_id = "resp_" + request_id.removeprefix("req_")
     history: list[dict[str, Any]] = []
     if body.get("previous_response_id"):
-        history = (await _stored(gateway, key, body["previous_response_id"])).context
+        previous = body["previous_response_id"]
+        history = (await _stored(gateway, key, previous, "previous_response_id")).context
     items = bridge.input_items(body["input"])
     chat = bridge.chat_body(body, history, items)
     validated(ChatCompletionRequest, chat)
@@ -134,18 +135,18 @@ def _store(gateway: Gateway) -> StoredResponses:
     return gateway.stored_responses
 
 
-def _not_found(response_id: str) -> NotFound:
+def _not_found(response_id: str, param: str = "response_id") -> NotFound:
     return NotFound(
-        f"Response with id {response_id!r} not found.",
-        param="response_id",
-        code="response_not_found",
+        f"Response with id {response_id!r} not found.", param=param, code="response_not_found"
     )
 
 
-async def _stored(gateway: Gateway, key: KeyRecord, response_id: str) -> StoredResponse:
+async def _stored(
+    gateway: Gateway, key: KeyRecord, response_id: str, param: str = "response_id"
+) -> StoredResponse:
     stored = await asyncio.to_thread(_store(gateway).get, key.tenant, response_id)
     if stored is None:
-        raise _not_found(response_id)
+        raise _not_found(response_id, param)
     return stored
 
 
