@@ -95,9 +95,9 @@ async def idempotent(
 
 
 def _own_headers(answer: Response) -> dict[str, str]:
-    """The answer's gateway headers, as a replay repeats them."""
+    """The answer's gateway headers (a cache hit's `age` too), as a replay repeats them."""
     own = ("x-modelyard-", "x-ratelimit-")
-    return {k: v for k, v in answer.headers.items() if k.startswith(own)}
+    return {k: v for k, v in answer.headers.items() if k.startswith(own) or k == "age"}
 
 
 class CapturedStream:

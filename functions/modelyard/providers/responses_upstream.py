@@ -11,7 +11,14 @@ from typing import Any
 
 from modelyard.catalog import Model
 from modelyard.pricing.prices import TokenUsage
-from modelyard.providers.base import ChatResult, StreamState, StreamTranslator, choice, tool_call
+from modelyard.providers.base import (
+    ChatResult,
+    StreamState,
+    StreamTranslator,
+    choice,
+    openai_usage,
+    tool_call,
+)
 from modelyard.providers.errors import ErrorKind, UpstreamError, kind_for_status
 from modelyard.providers.native import event_frame
 
@@ -63,11 +70,7 @@ def chat_result(data: Any) -> ChatResult:
         "created": data.get("created_at"),
         "model": data.get("model"),
         "choices": [choice(0, texts, calls, finish)],
-        "usage": {
-            "prompt_tokens": usage.input_tokens,
-            "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.input_tokens + usage.output_tokens,
-        },
+        "usage": openai_usage(usage),
     }
     return ChatResult(body=body, usage=usage, native=data)
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from modelyard.store.contention import Retrying
 from modelyard.store.dynamo import as_int, from_item, pack, to_item, unpack
 from modelyard.store.schema import TTL_ATTRIBUTE
 
@@ -37,9 +38,15 @@ class StoredResponse:
 
 
 class StoredResponses:
+    """Puts and reads are tried again on DynamoDB's transient refusals (store.contention):
+    writing the same response twice is harmless, and real DynamoDB throttles and times out
+    where moto never does. A delete is tried once: its condition cannot tell a retry of a
+    delete that committed from a response that never existed."""
+
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
         self.client = client
+        self.retrying = Retrying(client)
 
     def _key(self, tenant: str, response_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"{PREFIX}{tenant}#{response_id}"}, "sk": {"S": SORT_KEY}}
@@ -56,14 +63,14 @@ class StoredResponses:
             return False
         now = now or time.time()
         item = to_item({"body": packed, "tenant": tenant, TTL_ATTRIBUTE: int(now + TTL_SECONDS)})
-        self.client.put_item(
+        self.retrying.put_item(
             TableName=self.table, Item={**self._key(tenant, stored.response["id"]), **item}
         )
         return True
 
     def get(self, tenant: str, response_id: str, now: float | None = None) -> StoredResponse | None:
         """The tenant's response `response_id`, unless absent or expired (TTL deletion lags)."""
-        found = self.client.get_item(TableName=self.table, Key=self._key(tenant, response_id))
+        found = self.retrying.get_item(TableName=self.table, Key=self._key(tenant, response_id))
         if "Item" not in found:
             return None
         item = from_item(found["Item"])
