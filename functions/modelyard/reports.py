@@ -1,7 +1,7 @@
 """Spend reports from the aggregates: tables, a chart, and what routing saved.
 
-Reads the day counters the aggregator keeps (`usage.aggregate`): per tenant
-`TENANT#<t> / DAY#<d>#MODEL#<m>`, across tenants `MODEL#<m> / DAY#<d>`.
+Reads the day counters the aggregator keeps (`usage.aggregate`): per tenant its day items'
+totals per model (`aggregate.breakdown`), across tenants `MODEL#<m> / DAY#<d>`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from modelyard.catalog import Catalog
 from modelyard.pricing.prices import TokenUsage, cost_usd, format_usd
 from modelyard.store.dynamo import as_int, query_all
+from modelyard.usage.aggregate import breakdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +51,26 @@ def spend_rows(
                 ":high": {"S": f"DAY#{until}~"},
             },
         ):
-            parts = str(item["sk"]).split("#")
-            if tenant is not None and (len(parts) != 4 or parts[2] != "MODEL"):
+            day = str(item["sk"]).split("#")[1]
+            if tenant is None:
+                rows.append(_row(day, pk.removeprefix("MODEL#"), item))
                 continue
-            model = parts[3] if tenant is not None else pk.removeprefix("MODEL#")
-            rows.append(
-                SpendRow(
-                    day=parts[1],
-                    model=model,
-                    cost=Decimal(item.get("cost_usd", 0)),
-                    requests=as_int(item.get("requests")),
-                    input_tokens=as_int(item.get("input_tokens")),
-                    output_tokens=as_int(item.get("output_tokens")),
-                )
-            )
+            for (kind, model), counters in breakdown(item).items():
+                if kind == "MODEL":
+                    rows.append(_row(day, model, counters))
     return sorted(rows, key=lambda r: (r.day, r.model))
+
+
+def _row(day: str, model: str, counters: dict[str, Any], key: str = "") -> SpendRow:
+    return SpendRow(
+        day=day,
+        model=model,
+        cost=Decimal(counters.get("cost_usd", 0)),
+        requests=as_int(counters.get("requests")),
+        input_tokens=as_int(counters.get("input_tokens")),
+        output_tokens=as_int(counters.get("output_tokens")),
+        key=key,
+    )
 
 
 GROUPINGS = {
@@ -91,17 +97,7 @@ def key_rows(
                 ":high": {"S": f"DAY#{until}~"},
             },
         ):
-            rows.append(
-                SpendRow(
-                    day=str(item["sk"]).split("#")[1],
-                    model="",
-                    cost=Decimal(item.get("cost_usd", 0)),
-                    requests=as_int(item.get("requests")),
-                    input_tokens=as_int(item.get("input_tokens")),
-                    output_tokens=as_int(item.get("output_tokens")),
-                    key=key_id,
-                )
-            )
+            rows.append(_row(str(item["sk"]).split("#")[1], "", item, key=key_id))
     return sorted(rows, key=lambda r: (r.day, r.key))
 
 

@@ -18,6 +18,7 @@ from modelyard.settings import get_settings
 from modelyard.store.contention import Backoff
 from modelyard.store.dynamo import from_item
 from modelyard.usage import aggregate
+from modelyard.usage.aggregate import breakdown
 from modelyard.usage.events import UsageEvent
 from modelyard.usage.publisher import UsagePublisher
 from tests.faults import DYNAMODB_KINDS, FaultyDynamoDB
@@ -84,7 +85,7 @@ def assert_reconciled(tenant: str, expected_requests: int) -> None:
     for item in ledger:
         by_model[item["model"]] += item["cost_usd"]
     for model, cost in by_model.items():
-        assert counters[f"DAY#2026-11-24#MODEL#{model}"]["cost_usd"] == cost
+        assert breakdown(day)[("MODEL", model)]["cost_usd"] == cost
 
 
 def test_n_events_make_n_ledger_items_and_counters_equal_their_sum(stack: LocalStack):

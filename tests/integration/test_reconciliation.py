@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from handlers.cost_aggregator import handler
 from modelyard.local.stack import LocalStack
+from modelyard.usage.aggregate import breakdown
 from modelyard.usage.events import UsageEvent
 from tests.integration.test_aggregation import sqs_batch, tenant_items
 
@@ -90,4 +91,4 @@ def test_a_thousand_events_with_duplicates_reordering_and_failures_reconcile(
             expected = sum(
                 (e.cost_usd for e in events if getattr(e, attribute) == name), Decimal(0)
             )
-            assert counters[f"DAY#2026-11-24#{group}#{name}"]["cost_usd"] == expected
+            assert breakdown(day)[(group, name)]["cost_usd"] == expected

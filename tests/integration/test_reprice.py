@@ -24,7 +24,7 @@ from modelyard.local.stack import USAGE_TABLE, LocalStack
 from modelyard.pricing import reprice
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.store.dynamo import from_item
-from modelyard.usage.aggregate import counter_keys
+from modelyard.usage.aggregate import spread as counter_spread
 from modelyard.usage.events import UsageEvent
 from tests.helpers import ledger_items
 from tests.integration.test_aggregation import assert_reconciled, sqs_batch, tenant_items
@@ -93,21 +93,23 @@ def snapshot(model: str, tenants: list[str]) -> dict[tuple[str, str], dict[str, 
 
 
 def assert_counters_equal_the_ledger(model: str) -> None:
-    """Every counter any ledger item of `model` went into equals the sum of those items (the
-    counters are private to this test: its tenants, keys and model are unique)."""
-    expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    moved: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    """Every counter any ledger item of `model` went into equals the sum of those items, on
+    each item and, on a tenant's day item, under its model and task too (the counters are
+    private to this test: its tenants, keys and model are unique)."""
+    expected: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for item in ledger(model):
-        for key in counter_keys(UsageEvent.model_validate(item)):
-            expected[key] += item["cost_usd"]
-            moved[key] += item["cost_usd"] - item.get("original_cost_usd", item["cost_usd"])
+        moved = item["cost_usd"] - item.get("original_cost_usd", item["cost_usd"])
+        amounts = {"cost_usd": item["cost_usd"], "repricing_delta_usd": moved}
+        for key, added in counter_spread(UsageEvent.model_validate(item), amounts).items():
+            for name, amount in added.items():
+                expected[key][name] += amount
     client = aws.client("dynamodb")
-    for (pk, sk), cost in expected.items():
+    for (pk, sk), totals in expected.items():
         found = from_item(
             client.get_item(TableName=USAGE_TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
         )
-        assert found["cost_usd"] == cost, (pk, sk)
-        assert found.get("repricing_delta_usd", Decimal(0)) == moved[(pk, sk)], (pk, sk)
+        for name, amount in totals.items():
+            assert found.get(name, Decimal(0)) == amount, (pk, sk, name)
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,10 @@ def test_a_corrected_price_updates_the_item_its_counters_and_the_summary() -> No
     )
     keys = [(from_item(c["Key"])["pk"], from_item(c["Key"])["sk"]) for c in counters]
     assert keys == counter_keys(UsageEvent.model_validate(item()))
-    assert all(from_item(c["ExpressionAttributeValues"])[":delta"] == delta for c in counters)
+    assert all(set(from_item(c["ExpressionAttributeValues"]).values()) == {delta} for c in counters)
+    names = {n for c in counters for n in c["ExpressionAttributeNames"].values()}
+    assert {"cost_usd", "repricing_delta_usd"} < names  # and the model's and task's on the day
+    assert any(n.startswith("m#") and n.endswith("#cost_usd") for n in names)
     assert from_item(summary["Key"]) == {"pk": "REPRICE#job", "sk": "JOB"}
 
 

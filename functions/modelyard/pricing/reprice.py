@@ -10,8 +10,9 @@ ONE TransactWriteItems:
 - the ledger item gets its new exact `cost_usd`, keeps what it cost first in
   `original_cost_usd` (its `price_version` stays the version that first priced it), and says
   `repriced_version`, `repriced_by` (the job id) and `repriced_at`;
-- every counter the item was added to (`aggregate.counter_keys`, the very same keys) gets the
-  difference ADDed to `cost_usd` and to `repricing_delta_usd`, so aggregates stay equal to the
+- every counter the item was added to (`aggregate.spread`, the very same counters, its model's
+  and task's on the tenant's day item included) gets the difference ADDed to `cost_usd` and to
+  `repricing_delta_usd`, so aggregates stay equal to the
   sum of the ledger and the correction stays visible on them;
 - the job's summary item `REPRICE#<job id>` / `JOB` gets one more item and the difference, so
   its total is the sum of the per-item differences by construction.
@@ -37,7 +38,7 @@ from typing import Any
 from modelyard.catalog import Catalog
 from modelyard.pricing.prices import Price, TokenUsage, cost_usd, format_usd
 from modelyard.store.dynamo import from_item, to_item
-from modelyard.usage.aggregate import LEDGER_INDEX, counter_keys, ledger_index_pk
+from modelyard.usage.aggregate import LEDGER_INDEX, add_update, ledger_index_pk, spread
 from modelyard.usage.events import UsageEvent
 
 #: What the index projects besides the keys: what pricing an item and finding its counters
@@ -244,17 +245,11 @@ def reprice_transaction(
         }
     ]
     if delta:
-        for pk, sk in counter_keys(event):
-            items.append(
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": to_item({"pk": pk, "sk": sk}),
-                        "UpdateExpression": "ADD cost_usd :delta, repricing_delta_usd :delta",
-                        "ExpressionAttributeValues": to_item({":delta": delta}),
-                    }
-                }
-            )
+        change = {"cost_usd": delta, "repricing_delta_usd": delta}
+        items += [
+            {"Update": add_update(table, key, amounts, time.time())}
+            for key, amounts in spread(event, change).items()
+        ]
     if job_id:
         items.append(
             {

@@ -9,7 +9,7 @@ from typing import Any
 from modelyard.errors import GatewayError
 from modelyard.pricing.prices import format_usd
 from modelyard.store.dynamo import as_int, from_item, query_all, to_item
-from modelyard.usage.aggregate import FEEDBACK_PK
+from modelyard.usage.aggregate import FEEDBACK_PK, breakdown
 
 #: sorts after every "DAY#<date>#..." key of the same date
 _DAY_END = "~"
@@ -100,24 +100,12 @@ class UsageRepository:
         }
         for item in items:
             parts = str(item["sk"]).split("#")
-            cost = Decimal(item.get("cost_usd", 0))
-            requests = as_int(item.get("requests"))
-            tokens = as_int(item.get("input_tokens")) + as_int(item.get("output_tokens"))
-            saved = Decimal(item.get("saved_usd", 0))  # what response-cache hits avoided
             if len(parts) == 2:
-                day = {"day": parts[1], "cost": cost, "requests": requests, "tokens": tokens}
-                days.append({**day, "saved": saved})
-                month = groups["MONTH"][parts[1][:7]]  # a month is the sum of its days
-                month["cost"] += cost
-                month["requests"] += requests
-                month["tokens"] += tokens
-                month["saved"] += saved
-            elif len(parts) == 4 and parts[2] in groups:
-                entry = groups[parts[2]][parts[3]]
-                entry["cost"] += cost
-                entry["requests"] += requests
-                entry["tokens"] += tokens
-                entry["saved"] += saved
+                day = {"day": parts[1], **_totals(item)}
+                days.append(day)
+                _add(groups["MONTH"][parts[1][:7]], day)  # a month is the sum of its days
+            for (kind, name), counters in breakdown(item).items():
+                _add(groups[kind][name], _totals(counters))
         return {
             "tenant": tenant,
             "since": since,
@@ -184,6 +172,20 @@ class UsageRepository:
             ],
             "by_day": by_day,
         }
+
+
+def _totals(counters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cost": Decimal(counters.get("cost_usd", 0)),
+        "requests": as_int(counters.get("requests")),
+        "tokens": as_int(counters.get("input_tokens")) + as_int(counters.get("output_tokens")),
+        "saved": Decimal(counters.get("saved_usd", 0)),  # what response-cache hits avoided
+    }
+
+
+def _add(total: dict[str, Any], amounts: dict[str, Any]) -> None:
+    for name in ("cost", "requests", "tokens", "saved"):
+        total[name] += amounts[name]
 
 
 def _row(name: str, value: str, totals: dict[str, Any]) -> dict[str, Any]:

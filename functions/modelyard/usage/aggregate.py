@@ -23,9 +23,9 @@ UsageTable layout (pk / sk):
                                                 invoice, pricing.invoices), requests,
                                                 tokens, failed_requests; where the response
                                                 cache applied also cache_hits, cache_misses
-                                                and saved_usd)
-  TENANT#<tenant>  / DAY#<d>#MODEL#<model>      tenant per model per day
-  TENANT#<tenant>  / DAY#<d>#TASK#<task>        tenant per task per day
+                                                and saved_usd), and the same per model and
+                                                per task as attributes `m#<model>#<counter>`
+                                                and `t#<task>#<counter>` (`breakdown`)
   ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
   KEY#<key id>     / DAY#<d>                    key totals
   MODEL#<model>    / DAY#<d>                    model totals across tenants
@@ -54,6 +54,10 @@ LEDGER_RETENTION_SECONDS = 400 * 24 * 3600
 HEALTH_RETENTION_SECONDS = 2 * 24 * 3600
 HEALTH_PK = "HEALTH"
 FEEDBACK_PK = "FEEDBACK"
+#: A tenant's day totals per model and per task are attributes of its day item, not items of
+#: their own: a tenant with one request in a batch then costs the batch one counter write,
+#: not three (docs/accounting.md, "What it costs").
+BREAKDOWN_PREFIXES = {"m": "MODEL", "t": "TASK"}
 #: UsageTable's GSI of ledger items by model and day (template.yaml; pricing.reprice reads it).
 #: Sparse: only ledger items carry its keys, so counters and health windows stay out of it.
 LEDGER_INDEX = "ledger-by-model-day"
@@ -84,19 +88,44 @@ def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
 
 
 def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
-    """Every counter one request adds to. Days only: a month is at most 31 items to sum, and
-    each counter here is a write (two write units in a transaction) on every request."""
+    """Every counter item one request adds to. Days only: a month is at most 31 items to sum,
+    and each counter here is a write (two write units in a transaction) per batch it is in."""
     keys = [
         (f"TENANT#{event.tenant}", f"DAY#{event.day}"),
         (f"KEY#{event.key_id}", f"DAY#{event.day}"),
         ("ALL", f"DAY#{event.day}#TENANT#{event.tenant}"),
     ]
     if event.model:
-        keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#MODEL#{event.model}"))
         keys.append((f"MODEL#{event.model}", f"DAY#{event.day}"))
-    if event.task:
-        keys.append((f"TENANT#{event.tenant}", f"DAY#{event.day}#TASK#{event.task}"))
     return keys
+
+
+def spread(
+    event: UsageEvent, amounts: dict[str, int | Decimal]
+) -> dict[tuple[str, str], dict[str, int | Decimal]]:
+    """`amounts` added to each of the request's counter items, and on its tenant's day item
+    also under the request's model and task (`m#<model>#<counter>`, `t#<task>#<counter>`)."""
+    found = {key: dict(amounts) for key in counter_keys(event)}
+    tenant_day = found[(f"TENANT#{event.tenant}", f"DAY#{event.day}")]
+    for prefix, value in (("m", event.model), ("t", event.task)):
+        if value:
+            tenant_day.update({f"{prefix}#{value}#{name}": n for name, n in amounts.items()})
+    return found
+
+
+def breakdown(item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A tenant day item's totals per model and per task: (`MODEL` | `TASK`, name) -> counters.
+    An item of the earlier layout (`DAY#<d>#MODEL#<m>`, one item per model) reads as its own."""
+    parts = str(item.get("sk", "")).split("#")
+    if len(parts) == 4 and parts[2] in BREAKDOWN_PREFIXES.values():
+        return {(parts[2], parts[3]): item}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for attribute, amount in item.items():
+        prefix, _, rest = attribute.partition("#")
+        name, _, counter = rest.rpartition("#")
+        if prefix in BREAKDOWN_PREFIXES and name:
+            found.setdefault((BREAKDOWN_PREFIXES[prefix], name), {})[counter] = amount
+    return found
 
 
 def ledger_item(event: UsageEvent, now: float | None = None) -> dict[str, Any]:
@@ -137,10 +166,7 @@ def deltas(event: UsageEvent) -> dict[tuple[str, str], dict[str, int | Decimal]]
         (HEALTH_PK, f"{hour}#{model}"): dict(stats)
         for model, stats in health_updates(event).items()
     }
-    amounts = counter_amounts(event)
-    for key in counter_keys(event):
-        found[key] = dict(amounts)
-    return found
+    return found | spread(event, counter_amounts(event))
 
 
 def add_update(
@@ -148,8 +174,8 @@ def add_update(
 ) -> dict[str, Any]:
     """The Update that ADDs `amounts` to the item at `key` (a health window also gets its TTL)."""
     names = sorted(amounts)
-    values: dict[str, Any] = {f":{name}": amounts[name] for name in names}
-    update = "ADD " + ", ".join(f"{name} :{name}" for name in names)
+    values: dict[str, Any] = {f":a{i}": amounts[name] for i, name in enumerate(names)}
+    update = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(names)))
     if key[0] == HEALTH_PK:
         update += " SET expires_at = :expires"
         values[":expires"] = int(now + HEALTH_RETENTION_SECONDS)
@@ -157,6 +183,7 @@ def add_update(
         "TableName": table,
         "Key": to_item({"pk": key[0], "sk": key[1]}),
         "UpdateExpression": update,
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(names)},
         "ExpressionAttributeValues": to_item(values),
     }
 
