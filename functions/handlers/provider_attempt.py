@@ -2,7 +2,9 @@
 
 Input: `{"job_id": "<job>", "model": "<model id>", "day": "YYYY-MM-DD"}`; the request is read
 from the job item and the completion written back into it (modelyard.jobs: the execution's
-state never holds either, so it stays far below Step Functions' 256 KiB). Output: the model
+state never holds either, so it stays far below Step Functions' 256 KiB). Every call, answered
+or failed, appends itself to the job's attempts priced as its provider will invoice it
+(pricing.invoices: a timeout at its estimate, an error answer at 0). Output: the model
 and provider that answered, its usage in the UsageEvent's token fields, its latency and its
 exact cost (infra/statemachine/fallback.asl.json reads these names). A failure raises an
 error named by the taxonomy (`rate_limited`, `server_error`, ...), which is what the state
@@ -17,10 +19,13 @@ from dataclasses import asdict
 from typing import Any
 
 from modelyard import aws
-from modelyard.jobs import job_body, store_completion
-from modelyard.pricing.prices import cost_usd, format_usd, today
+from modelyard.jobs import job_body, record_attempt
+from modelyard.pricing.invoices import invoice
+from modelyard.pricing.prices import format_usd, today
 from modelyard.providers.errors import ErrorKind, UpstreamError
 from modelyard.providers.registry import adapter_for
+from modelyard.resilience.executor import Attempt
+from modelyard.routing.planner import RequestFeatures
 from modelyard.settings import get_settings
 from modelyard.store.config import ConfigRepository
 
@@ -45,21 +50,35 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if model is None:
         raise ATTEMPT_ERRORS[ErrorKind.NOT_FOUND](f"unknown model {event.get('model')!r}")
     provider = catalog.provider_of(model)
-    dynamodb, table = aws.client("dynamodb"), get_settings().usage_table
-    body = job_body(dynamodb, table, str(event["job_id"]))
+    price = catalog.price(model.id, event.get("day") or today())
+    dynamodb, table, job_id = (
+        aws.client("dynamodb"),
+        get_settings().usage_table,
+        str(event["job_id"]),
+    )
+    body = job_body(dynamodb, table, job_id)
     started = time.monotonic()
     try:
         result = asyncio.run(adapter_for(provider.wire).chat(provider, model, body))
     except UpstreamError as exc:
+        failed = Attempt(model.id, provider.id, "error", exc.kind.value, _since(started))
+        estimate = RequestFeatures.from_chat(body).estimated_input_tokens
+        record = invoice(failed, None, model, price, estimate)
+        record_attempt(dynamodb, table, job_id, record, message=exc.message)
         raise ATTEMPT_ERRORS[exc.kind](exc.message) from None
-    store_completion(dynamodb, table, str(event["job_id"]), result.body)
-    price = catalog.price(model.id, event.get("day") or today())
-    cost = cost_usd(result.usage, price) if price else None
+    latency_ms = _since(started)
+    answered = Attempt(model.id, provider.id, "ok", None, latency_ms)
+    record = invoice(answered, (result.usage, False), model, price, 0)
+    record_attempt(dynamodb, table, job_id, record, completion=result.body)
     return {
         "model": model.id,
         "provider": provider.id,
         "usage": asdict(result.usage),
-        "latency_ms": round((time.monotonic() - started) * 1000),
-        "cost_usd": None if cost is None else format_usd(cost),
+        "latency_ms": latency_ms,
+        "cost_usd": None if record.cost_usd is None else format_usd(record.cost_usd),
         "price_version": price.version if price else None,
     }
+
+
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

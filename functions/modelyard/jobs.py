@@ -3,15 +3,18 @@
 `JobService.start` writes the job item and starts one execution of the fallback state machine
 (infra/statemachine/fallback.asl.json), named after the job so that a retried start cannot
 run it twice. The state machine walks the candidates, writes the outcome into the same item and
-publishes the job's one usage event; `JobService.get` reads the item back for its tenant.
+hands the job's one usage event (`job_event`) to JobUsage, which publishes it or, when SQS
+refuses, ledgers it directly; `JobService.get` reads the item back for its tenant.
 Under a budget, the router reserves the job's worst-case cost before starting it, and the
 usage event carries the reservations, which the aggregator settles as it ledgers the job.
 
 UsageTable item `JOB#<id>` / `JOB`:
   status (running | succeeded | failed), tenant, key_id, request_id, created_at, task,
   route_reason, candidates, body_json (the request), execution_arn, expires_at (TTL);
-  written by the attempt that answers: completion_json; by the state machine: attempts
-  [{model, provider, status, error_type, message}], model, provider, cost_usd, finished_at.
+  written by each upstream call (ProviderAttempt): attempts [AttemptRecord: model, provider,
+  status, error_type, message, latency_ms, tokens, cost_usd, usage_estimated], and by the one
+  that answers completion_json; by the state machine: status, model, provider, cost_usd,
+  finished_at, and the attempts its function could not record itself (it crashed or timed out).
 
 The request and the answer live in the item, never in the execution's state: Step Functions
 fails an execution whose state passes 256 KiB (`States.DataLimitExceeded`, which no Catch
@@ -25,14 +28,18 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
 from modelyard.auth.keys import KeyRecord
 from modelyard.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
+from modelyard.pricing.invoices import provider_cost
+from modelyard.pricing.prices import TokenUsage
 from modelyard.routing.planner import RoutePlan
 from modelyard.store.budgets import Reservation
 from modelyard.store.dynamo import from_item, to_item
+from modelyard.usage.events import AttemptRecord, UsageEvent
 
 JOB_SK = "JOB"
 JOB_RETENTION_SECONDS = 30 * 24 * 3600
@@ -192,16 +199,60 @@ def job_body(dynamodb: Any, table: str, job_id: str) -> dict[str, Any]:
     return body
 
 
-def store_completion(dynamodb: Any, table: str, job_id: str, completion: dict[str, Any]) -> None:
-    """The answer, into the job item (the state machine's state carries none of it)."""
+def record_attempt(
+    dynamodb: Any,
+    table: str,
+    job_id: str,
+    attempt: AttemptRecord,
+    completion: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> None:
+    """One upstream call of the job, priced as its provider invoices it, appended to the job's
+    attempts (a retry inside the Attempt state is a call of its own); the answer with it."""
+    update = "SET attempts = list_append(if_not_exists(attempts, :none), :attempt)"
+    record = attempt.model_dump(exclude_none=True) | ({"message": message} if message else {})
+    values: dict[str, Any] = {":none": [], ":attempt": [record]}
+    if completion is not None:
+        update += ", completion_json = :completion"
+        values[":completion"] = json.dumps(completion, separators=(",", ":"))
     dynamodb.update_item(
         TableName=table,
         Key=job_key(job_id),
-        UpdateExpression="SET completion_json = :completion",
-        ExpressionAttributeValues=to_item(
-            {":completion": json.dumps(completion, separators=(",", ":"))}
-        ),
+        UpdateExpression=update,
+        ExpressionAttributeValues=to_item(values),
     )
+
+
+def job_event(state: dict[str, Any], item: dict[str, Any], status: str) -> UsageEvent:
+    """The job's one usage event, from the execution's state (who asked, the answering
+    attempt's `result`) and the job item (every attempt, each priced): the tenant pays for the
+    answer, `provider_cost_usd` is what every attempt will be invoiced."""
+    attempts = [AttemptRecord.model_validate(a) for a in item.get("attempts") or []]
+    fields: dict[str, Any] = {
+        name: state.get(name)
+        for name in ("request_id", "tenant", "key_id", "created_at", "day", "task", "policy")
+    }
+    fields |= {
+        "status": status,
+        "attempts": attempts,
+        "provider_cost_usd": provider_cost(attempts),
+        "reservations": state.get("reservations") or [],
+    }
+    result = state.get("result") if status == "ok" else None
+    if result:
+        usage = result.get("usage") or {}
+        fields |= {f.name: usage.get(f.name, 0) for f in dataclass_fields(TokenUsage)}
+        fields |= {
+            "model": result["model"],
+            "provider": result["provider"],
+            "cost_usd": result.get("cost_usd") or 0,
+            "price_version": result.get("price_version"),
+            "latency_ms": result.get("latency_ms") or 0,
+        }
+    else:
+        last = (state.get("loop") or {}).get("candidate") or {}
+        fields |= {"model": last.get("model"), "provider": last.get("provider")}
+    return UsageEvent.model_validate(fields)
 
 
 def job_view(job_id: str, item: dict[str, Any]) -> dict[str, Any]:

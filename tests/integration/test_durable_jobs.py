@@ -13,11 +13,14 @@ import json
 import time
 import uuid
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
+from handlers import job_usage
 from modelyard import aws
 from modelyard.auth.admin import create_key
 from modelyard.auth.keys import KeyRecord
@@ -104,19 +107,27 @@ def test_later_candidate_succeeds_after_retries_and_catch(stack, sim, fast_jobs,
     execution = finished(fast_jobs, job_id)
 
     assert execution["status"] == "SUCCEEDED"
-    # first candidate: the try and its one retry, both rate_limited; then the Catch moves on
-    assert task_outcomes(execution["events"], "invoke") == ["rate_limited", "rate_limited", "ok"]
+    # first candidate: the try and its one retry, both rate_limited; then the Catch moves on;
+    # the last invoke is JobUsage's hand-off
+    assert task_outcomes(execution["events"], "invoke") == [
+        "rate_limited",
+        "rate_limited",
+        "ok",
+        "ok",
+    ]
     entered = [
         e["stateEnteredEventDetails"]["name"]
         for e in execution["events"]
         if e["type"].endswith("StateEntered")
     ]
-    assert entered.count("Attempt") == 2 and "RecordAttemptError" in entered
+    # the function recorded its own failed calls: nothing for RecordAttemptError to add
+    assert entered.count("Attempt") == 2 and "RecordAttemptError" not in entered
     assert entered[-2:] == ["RecordSuccess", "PublishSuccess"]
 
     job = fast_jobs.get(job_id, key.tenant)
     assert job["status"] == "succeeded" and job["error"] is None
     assert [(a["model"], a["status"], a["error_type"]) for a in job["attempts"]] == [
+        ("deepseek-v4-flash", "error", "rate_limited"),  # the try and its retry: two calls
         ("deepseek-v4-flash", "error", "rate_limited"),
         ("qwen3-32b", "ok", None),
     ]
@@ -128,7 +139,12 @@ def test_later_candidate_succeeds_after_retries_and_catch(stack, sim, fast_jobs,
     (entry,) = ledger_items(request_id)
     assert (entry["status"], entry["model"], entry["output_tokens"]) == ("ok", "qwen3-32b", 4)
     assert str(entry["cost_usd"]) == job["result"]["modelyard"]["cost_usd"]
-    # what the provider invoices: the answering attempt (the refused ones answered 429s)
+    # every call is on the ledger, priced: the refused ones answered 429s, which are not billed
+    assert [(a["status"], a["cost_usd"]) for a in entry["attempts"]] == [
+        ("error", 0),
+        ("error", 0),
+        ("ok", entry["cost_usd"]),
+    ]
     assert entry["provider_cost_usd"] == entry["cost_usd"]
 
 
@@ -140,22 +156,72 @@ def test_total_failure_is_recorded(stack, sim, fast_jobs, key):
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "all_upstreams_failed"
-    # server_error is retried once; auth_error is not retried, only caught
+    # server_error is retried once; auth_error is not retried, only caught; then the hand-off
     assert task_outcomes(execution["events"], "invoke") == [
         "server_error",
         "server_error",
         "auth_error",
+        "ok",
     ]
     job = fast_jobs.get(job_id, key.tenant)
     assert job["status"] == "failed" and job["result"] is None
     assert job["error"]["code"] == "all_upstreams_failed"
-    assert [(a["model"], a["error_type"]) for a in job["attempts"]] == [
+    job_errors = [(a["model"], a["error_type"]) for a in job["attempts"]]
+    assert job_errors == [
+        ("deepseek-v4-flash", "server_error"),
         ("deepseek-v4-flash", "server_error"),
         ("qwen3-32b", "auth_error"),
     ]
     stack.poller.drain()
     (entry,) = ledger_items(request_id)
     assert (entry["status"], entry["model"], str(entry["cost_usd"])) == ("failed", "qwen3-32b", "0")
+    assert [a["error_type"] for a in entry["attempts"]] == [a[1] for a in job_errors]
+    assert entry["provider_cost_usd"] == 0  # error answers: not billed
+
+
+class RefusingSqs:
+    """SQS refusing every SendMessage, as an outage does after botocore's own retries."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+
+    def send_message(self, **_: Any) -> None:
+        self.refused += 1
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": "simulated SQS outage"}}, "SendMessage"
+        )
+
+
+def test_a_job_whose_usage_the_queue_refuses_is_ledgered_directly(
+    stack, sim, fast_jobs, key, monkeypatch
+):
+    """The queue refuses the job's usage event: JobUsage writes the ledger itself, once (not
+    after the poller drains: it never reached the queue), with every attempt priced; the same
+    hand-off retried is a duplicate, never a second item or charge."""
+    sqs = RefusingSqs()
+    clients = SimpleNamespace(client=lambda name: sqs if name == "sqs" else aws.client(name))
+    monkeypatch.setattr(job_usage, "aws", clients)
+    sim.configure_now(faults="deepseek-v4-flash=500:1.0")
+    job_id, request_id = start(stack, fast_jobs, key)
+
+    execution = finished(fast_jobs, job_id)
+
+    assert execution["status"] == "SUCCEEDED", execution.get("error")
+    assert sqs.refused == 1
+    (entry,) = ledger_items(request_id)
+    assert (entry["status"], entry["model"]) == ("ok", "qwen3-32b")
+    assert [a["error_type"] for a in entry["attempts"]] == ["server_error", "server_error", None]
+    assert entry["provider_cost_usd"] == entry["cost_usd"] > 0
+    [scheduled] = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in execution["events"]
+        if e["type"] == "TaskScheduled"
+        and durable.JOB_USAGE_FUNCTION in e["taskScheduledEventDetails"]["parameters"]
+    ]
+    again = job_usage.handler(scheduled["Payload"], None)
+    assert again == {"request_id": request_id, "handed_off": "ledger (duplicate)"}
+    stack.poller.drain()
+    assert len(ledger_items(request_id)) == 1
 
 
 def test_a_job_started_without_reservations_is_still_ledgered(stack, sim, fast_jobs, key):

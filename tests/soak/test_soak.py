@@ -322,10 +322,11 @@ def test_mixed_requests_under_aws_and_upstream_faults_balance_to_the_last_unit(
     for item in ledger.values():
         tried = [a for a in item.get("attempts", []) if a["status"] != "skipped"]
         assert all(a.get("cost_usd") is not None for a in tried), item["request_id"]
-        if tried:
-            assert item["provider_cost_usd"] == sum((a["cost_usd"] for a in tried), Decimal(0))
-        else:  # a job: the state machine prices the attempt that answered (none: nothing)
-            assert item["provider_cost_usd"] == item["cost_usd"], item["request_id"]
+        assert item["provider_cost_usd"] == sum((a["cost_usd"] for a in tried), Decimal(0))
+        if not tried:  # a cache hit: nothing invoiced, nothing charged
+            assert item["cache"] == "hit" and item["cost_usd"] == 0, item["request_id"]
+    for job in jobs:  # every call a job made is on its ledger item, priced as above
+        assert ledger[job.headers["x-modelyard-request-id"]]["attempts"]
 
     window = item_at(f"BUDGET#KEY#{budget_record.key_id}", f"DAY#{day}")
     assert not [name for name in window if name.startswith("r_")], "no reservation held"

@@ -71,6 +71,16 @@ EXPECTED: dict[str, Grants] = {
         "BedrockFoundationModel": BEDROCK_INVOKE,
         "BedrockInferenceProfile": BEDROCK_INVOKE,
     },
+    # a job's usage: its item, the queue, and when the queue refuses, the direct ledger write
+    "JobUsageFunction": {
+        "UsageTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
+        },
+        "UsageQueue": {"sqs:SendMessage"},
+    },
     # re-pricing: the catalog, the ledger index, and one transaction of updates per item
     "RepriceFunction": {
         "ConfigTable": {"dynamodb:Query"},
@@ -82,11 +92,11 @@ REPRICE_STATE_MACHINE_GRANTS: Grants = {
     "RepriceFunction": {"lambda:InvokeFunction"},
     "UsageTable": {"dynamodb:UpdateItem"},
 }
-#: the durable path's state machine: invoke the attempt, record the job, publish its usage
+#: the durable path's state machine: invoke the attempt, record the job, hand off its usage
 STATE_MACHINE_GRANTS: Grants = {
     "ProviderAttemptFunction": {"lambda:InvokeFunction"},
+    "JobUsageFunction": {"lambda:InvokeFunction"},
     "UsageTable": {"dynamodb:UpdateItem"},
-    "UsageQueue": {"sqs:SendMessage"},
 }
 SCOPED_SERVICES = ("dynamodb:", "sqs:", "secretsmanager:", "states:", "kms:", "bedrock:")
 WRITE_ACTIONS = {

@@ -66,10 +66,13 @@ def test_attempt_invokes_the_function_and_catches_into_the_next_candidate(
     assert attempt["Parameters"]["FunctionName"] == "${ProviderAttemptFunctionArn}"
     # a pointer to the job item, never the request itself (the state's limit is 256 KiB)
     assert set(attempt["Parameters"]["Payload"]) == {"job_id.$", "model.$", "day.$"}
-    (catch,) = attempt["Catch"]
-    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
-    # the catch records the error, moves the index on and loops back to the choice
-    assert states[catch["Next"]]["Next"] == "NextCandidate"
+    upstream, other = attempt["Catch"]
+    # an upstream error was recorded, priced, by the function: straight on to the next candidate
+    assert upstream["ErrorEquals"] == [kind.value for kind in ErrorKind]
+    assert upstream["Next"] == "NextCandidate" and upstream["ResultPath"] == "$.error"
+    # anything else (the function crashed or timed out) is recorded here, then on
+    assert other["ErrorEquals"] == ["States.ALL"] and other["ResultPath"] == "$.error"
+    assert states[other["Next"]]["Next"] == "NextCandidate"
     assert states["NextCandidate"]["Next"] == "HasCandidate"
     assert states["HasCandidate"]["Default"] == "RecordFailure"
     assert attempt["Next"] == "RecordSuccess"
@@ -86,9 +89,14 @@ def test_each_outcome_publishes_exactly_one_usage_event(definition: dict[str, An
         return seen
 
     for start, status in (("RecordSuccess", "ok"), ("RecordFailure", "failed")):
-        sends = [s for s in path_from(start) if "sqs:sendMessage" in states[s].get("Resource", "")]
-        (send,) = sends
-        assert states[send]["Parameters"]["MessageBody"]["status"] == status
+        hand_offs = [
+            s
+            for s in path_from(start)
+            if states[s].get("Parameters", {}).get("FunctionName") == "${JobUsageFunctionArn}"
+        ]
+        (hand_off,) = hand_offs
+        assert states[hand_off]["Parameters"]["Payload"] == {"state.$": "$", "status": status}
+        assert not any("sqs:" in states[s].get("Resource", "") for s in path_from(start))
     assert states[path_from("RecordFailure")[-1]]["Type"] == "Fail"
 
 
@@ -101,7 +109,7 @@ def test_jsonpath_only(definition: dict[str, Any]) -> None:
 
 
 def test_substitute_refuses_a_missing_value() -> None:
-    with pytest.raises(KeyError, match="UsageQueueUrl"):
+    with pytest.raises(KeyError, match="JobUsageFunctionArn"):
         substitute(
             DEFINITION_PATH.read_text(), {"ProviderAttemptFunctionArn": "a", "UsageTableName": "t"}
         )

@@ -298,8 +298,8 @@ def test_state_machine_is_the_definition_file(
     assert set(props["DefinitionSubstitutions"]) == placeholders(DEFINITION_PATH.read_text())
     assert props["DefinitionSubstitutions"] == {
         "ProviderAttemptFunctionArn": {"Fn::GetAtt": ["ProviderAttemptFunction", "Arn"]},
+        "JobUsageFunctionArn": {"Fn::GetAtt": ["JobUsageFunction", "Arn"]},
         "UsageTableName": {"Ref": "UsageTable"},
-        "UsageQueueUrl": {"Ref": "UsageQueue"},
     }
     assert _props(load_template(), "FallbackStateMachine")["Type"] == "STANDARD"
 

@@ -3,8 +3,8 @@ functions.
 
 Each state machine is created from the same definition file the template deploys (same
 substitutions), and moto's Step Functions executor runs it. Their functions (ProviderAttempt,
-Reprice) are registered with moto and their handlers run in process (modelyard.local.lambdas),
-because moto runs no Lambda code without Docker.
+JobUsage, Reprice) are registered with moto and their handlers run in process
+(modelyard.local.lambdas), because moto runs no Lambda code without Docker.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from modelyard.resilience.statemachine import DEFINITION_PATH, load_definition
 
 STATE_MACHINE = "modelyard-fallback"
 ATTEMPT_FUNCTION = "modelyard-provider-attempt"
+JOB_USAGE_FUNCTION = "modelyard-job-usage"
 REPRICE_STATE_MACHINE = "modelyard-reprice"
 REPRICE_FUNCTION = "modelyard-reprice"
 REPRICE_DEFINITION_PATH = DEFINITION_PATH.with_name("reprice.asl.json")

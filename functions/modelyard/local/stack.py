@@ -172,6 +172,9 @@ class LocalStack:
         self.reprice_function_arn = durable.create_function(
             aws.client("lambda"), aws.client("iam"), durable.REPRICE_FUNCTION, "RepriceFunction"
         )
+        self.job_usage_function_arn = durable.create_function(
+            aws.client("lambda"), aws.client("iam"), durable.JOB_USAGE_FUNCTION, "JobUsageFunction"
+        )
         self.state_machine_arn = durable.create_state_machine(
             aws.client("stepfunctions"), aws.client("iam"), self.substitutions()
         )
@@ -191,9 +194,9 @@ class LocalStack:
         """The state machines' DefinitionSubstitutions, as the template sets them."""
         return {
             "ProviderAttemptFunctionArn": self.attempt_function_arn,
+            "JobUsageFunctionArn": self.job_usage_function_arn,
             "RepriceFunctionArn": self.reprice_function_arn,
             "UsageTableName": USAGE_TABLE,
-            "UsageQueueUrl": self.queue_url,
         }
 
     def _start_simulator(self) -> None:

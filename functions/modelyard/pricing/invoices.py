@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from modelyard.pricing.prices import TokenUsage, cost_usd
+from modelyard.catalog import Model
+from modelyard.pricing.prices import Price, TokenUsage, cost_usd
 from modelyard.resilience.executor import Attempt
 from modelyard.routing.planner import Candidate
 from modelyard.usage.events import AttemptRecord
@@ -42,16 +43,33 @@ def invoices(
     served_index = _served_index(attempts, served[0]) if served is not None else None
     records = []
     for i, attempt in enumerate(attempts):
-        record = AttemptRecord(**attempt.as_dict())
         candidate = by_model.get(attempt.model)
-        if candidate is not None and attempt.status != "skipped":
-            mine = served if i == served_index else None
-            usage, estimated = _usage(attempt, mine, candidate, input_estimate)
-            record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
-            record.cost_usd = cost_usd(usage, candidate.price)
-            record.usage_estimated = estimated
-        records.append(record)
+        if candidate is None or attempt.status == "skipped":
+            records.append(AttemptRecord(**attempt.as_dict()))
+            continue
+        mine = served[1:] if served is not None and i == served_index else None
+        records.append(invoice(attempt, mine, candidate.model, candidate.price, input_estimate))
     return records
+
+
+def invoice(
+    attempt: Attempt,
+    served: tuple[TokenUsage, bool] | None,
+    model: Model,
+    price: Price | None,
+    input_estimate: int,
+) -> AttemptRecord:
+    """One attempt that made a call, priced as its provider will invoice it (see the module);
+    `served`: its usage and whether that is an estimate, when it is the attempt that answered.
+    Without a price the tokens are recorded and the cost is left unknown."""
+    usage, estimated = _usage(attempt, served, model, input_estimate)
+    return AttemptRecord(
+        **attempt.as_dict(),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=cost_usd(usage, price) if price is not None else None,
+        usage_estimated=estimated,
+    )
 
 
 def provider_cost(records: Sequence[AttemptRecord]) -> Decimal:
@@ -66,19 +84,15 @@ def _served_index(attempts: Sequence[Attempt], model: str) -> int | None:
 
 
 def _usage(
-    attempt: Attempt,
-    served: tuple[str, TokenUsage, bool] | None,
-    candidate: Candidate,
-    input_estimate: int,
+    attempt: Attempt, served: tuple[TokenUsage, bool] | None, model: Model, input_estimate: int
 ) -> tuple[TokenUsage, bool]:
     """(what the provider bills this attempt for, whether that is an estimate)."""
     if served is not None:
-        return served[1], served[2]
+        return served
     if attempt.usage is not None:
         return attempt.usage, False
     if (attempt.status, attempt.error_type) in ABANDONED:
         # the prompt, and what the model can have written in the time the attempt ran
-        model = candidate.model
         writing_ms = max(0, attempt.latency_ms - model.ttft_ms)
         output = min(writing_ms * model.tokens_per_second // 1000, model.max_output_tokens)
         return TokenUsage(input_estimate, output), True

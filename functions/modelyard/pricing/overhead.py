@@ -5,9 +5,11 @@ the whole upstream wait; Managed Instances: the instance's share, bounded by CPU
 requests one instance holds at once); the aggregator's invocations per batch; DynamoDB write
 and read units as the load model counts them for the batch design (usage.load_model), plus
 the router's budget reservation and settlement; SQS requests (batches of ten each way); log
-bytes and EMF metrics; Step Functions transitions for the share of asynchronous jobs (the
-fallback machine's success path, counted from its definition). Beside it, the model cost of
-the same requests. Prices: infra/prices/aws-us-east-1.json (their source and date inside).
+bytes and EMF metrics; for the share of asynchronous jobs, Step Functions transitions (the
+fallback machine's success path, counted from its definition) and their functions' time (the
+attempt waits the whole upstream call on on-demand Lambda in both modes). Beside it, the
+model cost of the same requests. Prices: infra/prices/aws-us-east-1.json (their source and
+date inside).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class Profile:
     #: one log line a request (the router's), Lambda's START/END/REPORT, API Gateway's access log
     log_bytes: int = 600 + 350 + 400
     async_share: Decimal = Decimal("0.01")
+    #: a job's functions (template.yaml Globals): its attempt waits the whole upstream call,
+    #: its usage hand-off (JobUsage) about one SQS or DynamoDB round trip
+    job_memory_mb: int = 512
+    job_usage_ms: int = 100
     #: requests a month, over which the fixed monthly metric charge is spread
     monthly_requests: int = 10_000 * 86_400 * 30 // 2
     #: aggregator: DynamoDB latency per sequential call, to turn a batch's calls into seconds
@@ -125,10 +131,20 @@ def overhead(
         * _usd(table, "step_functions_standard_transition_per_thousand")
         * 1000
     )
+    job_seconds = seconds + Decimal(profile.job_usage_ms) / 1000
+    job_functions = profile.async_share * (
+        2 * _usd(table, "lambda_request_per_million")
+        + Decimal(profile.job_memory_mb)
+        / 1024
+        * job_seconds
+        * _usd(table, "lambda_arm_gb_second")
+        * MILLION
+    )
     components = {
         "API Gateway (REST)": _usd(table, "api_gateway_rest_per_million"),
         "Lambda: router": router,
         "Lambda: aggregator": aggregator,
+        "Lambda: jobs (attempt, usage hand-off)": job_functions,
         "DynamoDB": dynamodb,
         "SQS": sqs,
         "CloudWatch (logs, metrics)": cloudwatch,

@@ -245,7 +245,7 @@ def reprice_transaction(
         }
     ]
     if delta:
-        change = {"cost_usd": delta, "repricing_delta_usd": delta}
+        change: dict[str, int | Decimal] = {"cost_usd": delta, "repricing_delta_usd": delta}
         items += [
             {"Update": add_update(table, key, amounts, time.time())}
             for key, amounts in spread(event, change).items()
