@@ -71,6 +71,10 @@ class Snapshot:
         out = self._git("ls-tree", "--name-only", f"{self.commit}:{path}")
         return sorted(out.decode("utf-8").split())
 
+    def listdir_recursive(self, path: str) -> list[str]:
+        out = self._git("ls-tree", "-r", "--name-only", self.commit, "--", path)
+        return sorted(out.decode("utf-8").split("\n")[:-1])
+
 
 def _records(text: str) -> list[str]:
     """JSON Lines: split on newlines only (str.splitlines also splits inside strings)."""
@@ -304,6 +308,138 @@ def read_humaneval(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> 
         row = json.loads(line)
         prompt = rng.choice(lead) + "\n\n" + row["prompt"].strip("\n")
         yield prompt, spec["task"], row["task_id"]
+
+
+def _with_choices(question: str, choices: list[str], rng: random.Random) -> str:
+    """A multiple-choice question as a user asks it: half the time with its options listed."""
+    if not choices or rng.random() < 0.5:
+        return question
+    return question + "\n" + "\n".join(f"{'ABCDEFGH'[k]}) {c}" for k, c in enumerate(choices))
+
+
+def read_dolly(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """Databricks' Dolly: requests written by people, labelled by their `category`; a request
+    that comes with a text to work on is labelled by `context_rules` instead."""
+    for path in spec["paths"]:
+        for i, row in enumerate(json.loads(snap.text(path))):
+            context = (row.get("context") or "").strip()
+            task = _label(spec["context_rules"] if context else spec["rules"], row["category"])
+            if task:
+                text = row["instruction"].strip() + (f"\n\n{context}" if context else "")
+                yield text, task, f"{path}:{i}:{row['category']}"
+
+
+def read_choice_questions(
+    snap: Snapshot, spec: dict[str, Any], rng: random.Random
+) -> Iterator[Row]:
+    """ARC and OpenBookQA as LLM-Adapters packages them ("Please choose the correct answer to
+    the question: <q>\n\nAnswer1: <a> Answer2: <b> ..."): the question, its options."""
+    for path in spec["paths"]:
+        for i, row in enumerate(json.loads(snap.text(path))):
+            body = row["instruction"].removeprefix(spec["prefix"])
+            question, _, options = body.partition("\n\nAnswer1:")
+            options = options.split("\n\nAnswer format")[0]
+            choices = [c.strip() for c in re.split(r"\s*Answer\d+:\s*", " " + options) if c]
+            yield _with_choices(question.strip(), choices, rng), spec["task"], f"{path}:{i}"
+
+
+def read_mmlu_dev(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """MMLU's dev split (five questions a subject; the test split is never read): the subject,
+    from the file name, decides between math and knowledge."""
+    for name in snap.listdir(spec["path"]):
+        task = _label(spec["rules"], name)
+        if not task:
+            continue
+        for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(f"{spec['path']}/{name}")))):
+            choices = [row[f"choice{k}"] for k in range(4)]
+            yield _with_choices(row["question"].strip(), choices, rng), task, f"{name}:{i}"
+
+
+def read_counsel_chat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """People asking for help with feelings and relationships: each question once (the file
+    has a row per therapist's answer), its text as the asker wrote it."""
+    seen: set[str] = set()
+    for row in csv.DictReader(io.StringIO(snap.text(spec["path"]))):
+        if row["questionID"] in seen:
+            continue
+        seen.add(row["questionID"])
+        text = (row.get("questionText") or "").strip() or row["questionTitle"].strip()
+        yield text, spec["task"], f"{spec['path']}:{row['questionID']}"
+
+
+def read_logiqa(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """LogiQA 2.0: a passage, a question about its logic, four options."""
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        question = f"{row['text'].strip()}\n\n{row['question'].strip()}"
+        choices = [c.strip() for c in row["options"]]
+        yield _with_choices(question, choices, rng), spec["task"], f"{spec['path']}:{row['id']}"
+
+
+def read_folio(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """FOLIO: premises written by experts and a conclusion, asked as true, false or uncertain
+    in one of `wrappers.json`'s "deduction" phrasings (the premises are the source's)."""
+    wrappers = _wrappers("deduction")
+    for line in _records(snap.text(spec["path"])):
+        row = json.loads(line)
+        premises = " ".join(p.strip() for p in row["premises"])
+        text = rng.choice(wrappers).format(premises=premises, conclusion=row["conclusion"].strip())
+        yield text, spec["task"], f"{spec['path']}:{row['example_id']}"
+
+
+def read_ar_lsat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """AR-LSAT: an analytical-reasoning game (seating, ordering, grouping) and a question."""
+    for group in json.loads(snap.text(spec["path"])):
+        for q in group["questions"]:
+            text = f"{group['passage'].strip()}\n\n{q['question'].strip()}"
+            yield _with_choices(text, q["options"], rng), spec["task"], q["id"]
+
+
+def read_logicbench(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """LogicBench (Aug, its training set): a context and a yes/no question it entails or not."""
+    paths = [p for p in snap.listdir_recursive(spec["path"]) if p.endswith("data_instances.json")]
+    for path in paths:
+        for i, sample in enumerate(json.loads(snap.text(path))["data_samples"]):
+            pair = rng.choice(sample["qa_pairs"])
+            text = f"{sample['context'].strip()} {pair['question'].strip()}"
+            yield text, spec["task"], f"{path}:{i}"
+
+
+def read_blocks(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A text file of blank-line-separated entries (writing prompts), each wrapped in one of
+    `wrappers.json`'s request phrasings when the spec names a `wrapper`."""
+    wrappers = _wrappers(spec["wrapper"]) if "wrapper" in spec else ["{text}"]
+    for i, block in enumerate(re.split(r"\n\s*\n", snap.text(spec["path"]))):
+        if block.strip():
+            text = rng.choice(wrappers).format(text=block.strip())
+            yield text, spec["task"], f"{spec['path']}:{i}"
+
+
+def read_convai(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """ConvAI2's live evaluation: what volunteers typed to the bots, a turn at a time."""
+    for path in spec["paths"]:
+        for i, dialogue in enumerate(json.loads(snap.text(path))):
+            for turn in dialogue["dialog"]:
+                if turn.get("sender_class") == "Human" and turn["text"].strip():
+                    yield turn["text"], spec["task"], f"{path}:{i}:{turn['id']}"
+
+
+def read_rasa_nlu(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A Rasa NLU file's example lines ("- ..." under "## intent:..."), for the listed intents."""
+    intent = ""
+    for line in snap.text(spec["path"]).split("\n"):
+        if line.startswith("## intent:"):
+            intent = line.removeprefix("## intent:").strip()
+        elif line.startswith("- ") and _label(spec["rules"], intent):
+            yield line[2:].strip(), spec["task"], f"{spec['path']}:{intent}"
+
+
+def read_topical_chat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """Topical-Chat: each conversation's opening message."""
+    for path in spec["paths"]:
+        for key, conversation in sorted(json.loads(snap.text(path)).items()):
+            if conversation["content"]:
+                yield conversation["content"][0]["message"], spec["task"], f"{path}:{key}"
 
 
 READERS: dict[str, Reader] = {

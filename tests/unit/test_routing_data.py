@@ -1,10 +1,11 @@
 """The router's data and its generalisation checks: real public sources, never the benchmarks.
 
 The benchmark file (data/routing/eval/benchmarks.jsonl: MT-Bench, Vicuna, the WizardLM test
-set, HumanEval, MATH test, GSM8K test) is never trained on. The failure kinds found on real
-prompts are tested here on those public prompts: a guard at what the shipped weights reach,
-and, where that is still short of the target, a strict xfail at the target, which turns
-into a failure (to be promoted to a guard) the day the classifier reaches it.
+set, HumanEval, MATH test, GSM8K test, LogiQA 2.0 dev) is never trained on. The failure
+kinds found on real prompts are tested here on those public prompts: a guard at what the
+shipped weights reach, and, where that is still short of the target, a strict xfail at the
+target, which turns into a failure (to be promoted to a guard) the day the classifier
+reaches it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def test_no_benchmark_or_evaluation_prompt_is_trained_on() -> None:
 def test_benchmark_sources_are_the_ones_we_must_never_train_on() -> None:
     assert set(SOURCES["benchmarks"]) == {
         "mt-bench", "vicuna-bench", "wizardlm-test", "humaneval",
-        "math-competition-test", "gsm8k-test",
+        "math-competition-test", "gsm8k-test", "logiqa2-dev",
     }  # fmt: skip
     assert not set(SOURCES["benchmarks"]) & set(SOURCES["train"])
 
@@ -110,15 +111,20 @@ CREATIVE = (
 )
 
 
-def test_creative_writing_and_role_play_requests_are_mostly_writing() -> None:
+def test_creative_writing_and_role_play_requests_reach_the_target() -> None:
+    # 0.58 before Dolly, r/WritingPrompts and GPTeacher's role-play joined the training data;
+    # 0.84 with them. The target is 0.75; the guard sits just under what the weights reach.
     rows = _benchmark(*CREATIVE)
     assert len(rows) >= 50
-    assert _recall(rows, "writing") >= 0.45
+    assert _recall(rows, "writing") >= 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="writing recall on creative benchmarks is below 0.75")
-def test_creative_writing_reaches_the_target() -> None:
-    assert _recall(_benchmark(*CREATIVE), "writing") >= 0.75
+def test_argument_analysis_after_a_passage_is_mostly_reasoning() -> None:
+    # LogiQA 2.0: a passage on any subject, then "Which of the following, if true, ...": the
+    # passage's vocabulary pulled these to knowledge, extraction and summarization.
+    rows = _benchmark(("logiqa2-dev", ""))
+    assert len(rows) == 300
+    assert _recall(rows, "reasoning") >= 0.4
 
 
 @pytest.mark.xfail(strict=True, reason="puzzle-style reasoning prompts go to math and chat")

@@ -406,7 +406,7 @@ _MATH_RE = re.compile(
     r"|\beigen\w*|\bprove\b|\bprobability\b|\bequations?\b"
 )
 _SUMMARY_RE = re.compile(
-    r"\b(?:summari[sz]\w*|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
+    r"\b(?:summar(?:i[sz]\w*|y|ies)|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
     r"|key (?:points|takeaways)|main (?:takeaways|points|ideas)|cliffs ?notes"
     r"|executive summary|bottom line|short version|boil (?:this|it) down)\b"
 )
@@ -453,6 +453,17 @@ _PUZZLE_RE = re.compile(
     r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
     r"deduction|syllogism|odd one out|does not belong|who is (?:lying|telling the truth)|"
     r"knights and knaves)\b"
+)
+#: the question stems of argument analysis and deduction (LSAT, civil-service logic tests, "is
+#: the conclusion true, false or uncertain"), which follow a passage on any subject
+_ARGUMENT_RE = re.compile(
+    r"\b(?:if true|(?:can|may) (?:be )?(?:properly |logically |validly )?(?:inferred|concluded|"
+    r"deduced)|must (?:also )?be (?:true|false)|could be true|cannot be true|"
+    r"most (?:strongly|reasonably) supported|(?:weaken|strengthen|undermine|support)s? the "
+    r"(?:above )?(?:argument|conclusion|reasoning)|(?:assumption|flaw) (?:on which|in|of) the "
+    r"(?:above )?(?:argument|reasoning)|logically follows?|follows? logically|"
+    r"true,? false,? or (?:uncertain|unknown|undetermined)|(?:valid|invalid) (?:argument|"
+    r"conclusion|inference))\b"
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
@@ -518,6 +529,8 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:word_problem", "math", 1.5))
     if _PUZZLE_RE.search(low):
         hits.append(("rule:puzzle", "reasoning", 1.5))
+    if _ARGUMENT_RE.search(low) or _ARGUMENT_RE.search(tail):
+        hits.append(("rule:argument", "reasoning", 2.0))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
     return hits
