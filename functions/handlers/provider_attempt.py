@@ -51,11 +51,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ATTEMPT_ERRORS[ErrorKind.NOT_FOUND](f"unknown model {event.get('model')!r}")
     provider = catalog.provider_of(model)
     price = catalog.price(model.id, event.get("day") or today())
-    dynamodb, table, job_id = (
-        aws.client("dynamodb"),
-        get_settings().usage_table,
-        str(event["job_id"]),
-    )
+    dynamodb, table = aws.client("dynamodb"), get_settings().usage_table
+    job_id = str(event["job_id"])
     body = job_body(dynamodb, table, job_id)
     started = time.monotonic()
     try:
