@@ -54,6 +54,16 @@ def run(quick: bool) -> list[Row]:
             met=new.hottest_writes_per_second <= 100,
         ),
         versus(
+            "most write units to one partition key in one second: batch design vs per-request",
+            new.hottest_partition_units_per_second,
+            old.hottest_partition_units_per_second,
+            "WRU/s",
+            note=f"new: {new.hottest_partition}; old: {old.hottest_partition}; DynamoDB serves "
+            "one partition 1,000 a second",
+            target="<= 1000",
+            met=new.hottest_partition_units_per_second <= 1000,
+        ),
+        versus(
             "ledger == counters after redeliveries, crashes and failed puts (1 = yes)",
             int(new.reconciled),
             int(old.reconciled),

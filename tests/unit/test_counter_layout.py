@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from modelyard.usage.aggregate import breakdown, deltas
+from modelyard.usage.aggregate import all_tenants_pk, all_tenants_pks, breakdown, deltas
 from modelyard.usage.events import UsageEvent
 
 
@@ -30,7 +30,7 @@ def test_a_request_writes_its_model_and_task_totals_onto_the_tenant_day_item():
     assert set(found) == {
         ("TENANT#t", "DAY#2026-11-24"),
         ("KEY#k", "DAY#2026-11-24"),
-        ("ALL", "DAY#2026-11-24#TENANT#t"),
+        (all_tenants_pk("t"), "DAY#2026-11-24#TENANT#t"),
         ("MODEL#m", "DAY#2026-11-24"),
     }  # no attempts, so no health window; no per-model or per-task items of the tenant
     day = found[("TENANT#t", "DAY#2026-11-24")]
@@ -46,3 +46,8 @@ def test_names_with_separators_and_the_earlier_layout_read_back():
     assert set(breakdown({"sk": "DAY#2026-11-24", **day})) == {("MODEL", "org#model-1")}
     earlier = {"sk": "DAY#2026-11-24#MODEL#m", "cost_usd": Decimal(1), "requests": 2}
     assert breakdown(earlier) == {("MODEL", "m"): earlier}
+
+
+def test_the_across_tenants_days_spread_over_their_partition_keys():
+    keys = {all_tenants_pk(f"tenant-{i}") for i in range(400)}
+    assert keys == set(all_tenants_pks()) - {"ALL"}  # every shard used; ALL is the old key

@@ -44,6 +44,9 @@ class Counts:
     writes: int = 0  #: item writes, inside transactions or not
     failed_conditions: int = 0
     per_item_second: Counter[tuple[Key, int]] = field(default_factory=Counter)
+    #: write units per partition key and second: DynamoDB serves a partition at most 1,000 a
+    #: second, and every item of one partition key starts in one partition
+    units_per_key_second: Counter[tuple[str, int]] = field(default_factory=Counter)
 
     def hottest(self, skip: tuple[str, ...] = ()) -> tuple[Key, int]:
         """The item written most often in one second, and how often; `skip`: pk prefixes."""
@@ -99,6 +102,9 @@ class RecordingDynamoDB:
             new = _after(kind, request, old) if ok else old
             units = max(1, math.ceil(max(_size(old or {}), _size(new or {})) / 1024))
             self.counts.write_units += units * (2 if transactional else 1)
+            self.counts.units_per_key_second[(key[0], second)] += units * (
+                2 if transactional else 1
+            )
             self.counts.writes += 1
             self.counts.per_item_second[(key, second)] += 1
             reason: dict[str, Any] = {"Code": "None"}

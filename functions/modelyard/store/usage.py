@@ -9,7 +9,7 @@ from typing import Any
 from modelyard.errors import GatewayError
 from modelyard.pricing.prices import format_usd
 from modelyard.store.dynamo import as_int, from_item, query_all, to_item
-from modelyard.usage.aggregate import FEEDBACK_PK, breakdown
+from modelyard.usage.aggregate import FEEDBACK_PK, all_tenants_pks, breakdown
 
 #: sorts after every "DAY#<date>#..." key of the same date
 _DAY_END = "~"
@@ -121,20 +121,26 @@ class UsageRepository:
         }
 
     def spend_by_tenant(self, since: str | None, until: str | None) -> dict[str, Any]:
-        """Every tenant's spend between two ISO dates (inclusive), from the `ALL` partition
-        (one Query, however many tenants): totals per tenant and per day and tenant."""
-        items = query_all(
-            self.client,
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues=to_item(
-                {
-                    ":pk": "ALL",
-                    ":low": f"DAY#{since or '0000-00-00'}",
-                    ":high": f"DAY#{until or '9999-12-31'}{_DAY_END}",
-                }
-            ),
-        )
+        """Every tenant's spend between two ISO dates (inclusive), from the across-tenants
+        partitions (a Query each, however many tenants): totals per tenant and per day and
+        tenant."""
+        items = [
+            item
+            for pk in all_tenants_pks()
+            for item in query_all(
+                self.client,
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":pk": pk,
+                        ":low": f"DAY#{since or '0000-00-00'}",
+                        ":high": f"DAY#{until or '9999-12-31'}{_DAY_END}",
+                    }
+                ),
+            )
+        ]
+        items.sort(key=lambda item: str(item["sk"]))
         tenants: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"cost": Decimal(0), "requests": 0, "tokens": 0}
         )

@@ -26,7 +26,8 @@ UsageTable layout (pk / sk):
                                                 and saved_usd), and the same per model and
                                                 per task as attributes `m#<model>#<counter>`
                                                 and `t#<task>#<counter>` (`breakdown`)
-  ALL              / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
+  ALL#<shard>      / DAY#<d>#TENANT#<tenant>    every tenant's day, for spend across tenants
+                                                (`all_tenants_pk`: 16 partition keys)
   KEY#<key id>     / DAY#<d>                    key totals
   MODEL#<model>    / DAY#<d>                    model totals across tenants
   HEALTH           / <hour>#<model>             attempts, errors and latency per model and
@@ -41,6 +42,7 @@ UsageTable layout (pk / sk):
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -58,6 +60,11 @@ FEEDBACK_PK = "FEEDBACK"
 #: their own: a tenant with one request in a batch then costs the batch one counter write,
 #: not three (docs/accounting.md, "What it costs").
 BREAKDOWN_PREFIXES = {"m": "MODEL", "t": "TASK"}
+#: Every tenant's day is counted once more under one of these partition keys, for spend across
+#: tenants in a few Queries. One key for all tenants took ~6,700 write units a second at the
+#: load model's peak, and DynamoDB serves one partition 1,000; spread by tenant over 16 keys,
+#: the busiest takes ~600.
+ALL_TENANTS_SHARDS = 16
 #: UsageTable's GSI of ledger items by model and day (template.yaml; pricing.reprice reads it).
 #: Sparse: only ledger items carry its keys, so counters and health windows stay out of it.
 LEDGER_INDEX = "ledger-by-model-day"
@@ -87,13 +94,22 @@ def health_updates(event: UsageEvent) -> dict[str, dict[str, int]]:
     return stats
 
 
+def all_tenants_pk(tenant: str) -> str:
+    return f"ALL#{zlib.crc32(tenant.encode()) % ALL_TENANTS_SHARDS:02d}"
+
+
+def all_tenants_pks() -> list[str]:
+    """Every partition key of the across-tenants days (and `ALL`, their earlier single key)."""
+    return ["ALL", *(f"ALL#{shard:02d}" for shard in range(ALL_TENANTS_SHARDS))]
+
+
 def counter_keys(event: UsageEvent) -> list[tuple[str, str]]:
     """Every counter item one request adds to. Days only: a month is at most 31 items to sum,
     and each counter here is a write (two write units in a transaction) per batch it is in."""
     keys = [
         (f"TENANT#{event.tenant}", f"DAY#{event.day}"),
         (f"KEY#{event.key_id}", f"DAY#{event.day}"),
-        ("ALL", f"DAY#{event.day}#TENANT#{event.tenant}"),
+        (all_tenants_pk(event.tenant), f"DAY#{event.day}#TENANT#{event.tenant}"),
     ]
     if event.model:
         keys.append((f"MODEL#{event.model}", f"DAY#{event.day}"))

@@ -61,6 +61,8 @@ class Result:
     hottest_counter: str
     hottest_counter_writes_per_second: int
     reconciled: bool
+    hottest_partition: str = ""
+    hottest_partition_units_per_second: int = 0
 
     def row(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,10 @@ class Result:
             "  that item": self.hottest_item,
             "most writes to one shared counter in a second": self.hottest_counter_writes_per_second,
             "  that counter": self.hottest_counter,
+            "most write units to one partition key in a second": (
+                self.hottest_partition_units_per_second
+            ),
+            "  that partition key": self.hottest_partition,
             "ledger == counters": self.reconciled,
         }
 
@@ -144,6 +150,7 @@ def run(traffic: Traffic, design: Design) -> Result:
         queue = sorted(redelivered, key=lambda pair: pair[0])
     key, writes = db.counts.hottest()
     counter, counter_writes = db.counts.hottest(skip=("BATCH#",))
+    [((partition, _), units)] = db.counts.units_per_key_second.most_common(1)
     return Result(
         design=design,
         requests=requests,
@@ -155,6 +162,8 @@ def run(traffic: Traffic, design: Design) -> Result:
         hottest_counter=f"{counter[0]} / {counter[1]}",
         hottest_counter_writes_per_second=counter_writes,
         reconciled=reconciled(db),
+        hottest_partition=partition,
+        hottest_partition_units_per_second=units,
     )
 
 
