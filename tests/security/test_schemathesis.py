@@ -33,10 +33,10 @@ from tests.security.support import root_url
 MAX_EXAMPLES = 10
 #: the routes that take model input get more (each mode: positive and negative)
 MAX_EXAMPLES_FOR = {
-    "POST /v1/chat/completions": 45,
-    "POST /v1/messages": 45,
-    "POST /v1/responses": 45,
-    "POST /v1/embeddings": 30,
+    "POST /v1/chat/completions": 35,
+    "POST /v1/messages": 35,
+    "POST /v1/responses": 35,
+    "POST /v1/embeddings": 20,
 }
 DOCUMENTS = ("/openapi.json", "/admin/openapi.json")
 PUBLIC_OPERATIONS = {
