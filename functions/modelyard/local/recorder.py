@@ -101,10 +101,9 @@ class RecordingDynamoDB:
             ok = _holds(request.get("ConditionExpression"), old, request)
             new = _after(kind, request, old) if ok else old
             units = max(1, math.ceil(max(_size(old or {}), _size(new or {})) / 1024))
-            self.counts.write_units += units * (2 if transactional else 1)
-            self.counts.units_per_key_second[(key[0], second)] += units * (
-                2 if transactional else 1
-            )
+            billed = units * (2 if transactional else 1)
+            self.counts.write_units += billed
+            self.counts.units_per_key_second[(key[0], second)] += billed
             self.counts.writes += 1
             self.counts.per_item_second[(key, second)] += 1
             reason: dict[str, Any] = {"Code": "None"}
