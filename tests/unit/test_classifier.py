@@ -73,6 +73,50 @@ def test_equation_is_math() -> None:
     assert classify_text("Solve 2x^2 + 3x - 5 = 0").task == "math"
 
 
+def test_a_word_problem_with_spelled_out_numbers_is_math() -> None:
+    text = (
+        "Xavier is twice as old as Yasmin. Xavier will be 30 in six years. "
+        "What is the total of their ages now?"
+    )
+    result = classify_text(text)
+    assert result.task == "math"
+    assert "rule:word_problem" in result.signals
+
+
+def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
+    riddle = "I have hands that wave at you, though I never say goodbye. What am I?"
+    assert "rule:puzzle" in classify_text(riddle).signals
+
+
+def test_labelling_a_given_text_is_extraction() -> None:
+    review = "The plot drags but the acting is superb. Is this review positive or negative?"
+    result = classify_text(review)
+    assert result.task == "extraction"
+    assert "rule:label_text" in result.signals
+
+
+def test_a_question_then_the_passage_it_is_about_is_extraction() -> None:
+    passage = " ".join(["The bridge opened in 1937 and spans the strait at the bay's mouth."] * 6)
+    result = classify_text("When did the bridge open?\n" + passage)
+    assert result.task == "extraction"
+    assert "rule:question_on_text" in result.signals
+
+
+def test_writing_from_a_summary_is_not_summarization() -> None:
+    text = (
+        "Write an expanded news article with plausible details from the following summary: "
+        "a pizzeria robbery failed when the owner locked the door."
+    )
+    result = classify_text(text)
+    assert result.task == "writing"
+    assert "rule:summarize" not in result.signals
+
+
+def test_a_request_to_write_at_the_end_of_a_premise_is_writing() -> None:
+    premise = " ".join(["Every night a pale blue light shines in the empty attic upstairs."] * 10)
+    assert "rule:compose" in classify_text(premise + " Write a story about it.").signals
+
+
 def test_greeting_is_chat() -> None:
     result = classify_text("hi!")
     assert result.task == "chat"

@@ -19,7 +19,8 @@ Task classes, as the router uses them:
 - writing: compose or edit prose, poetry, emails, letters, copy; rewrite, proofread.
 - summarization: condense a given text, or summarise a known work.
 - translation: between natural languages.
-- extraction: structured information out of a given text: fields, entities, JSON, labels.
+- extraction: information out of a given text: fields, entities, JSON, labels, the answer to
+  a question about a passage that comes with it.
 - knowledge: factual questions and explanations of concepts.
 - chat: greetings, small talk, feelings, casual everyday requests.
 """
@@ -69,7 +70,10 @@ _CACHE_LIMIT = 50_000  # distinct words whose scores are memoised
 _MAX_CONTEXT_MESSAGES = 8
 _RULE_CHARS = 600  # rules look at the start of a message, where the instruction usually is
 _RULE_TAIL_CHARS = 300  # ... or at its end, after a pasted text ("... TL;DR", "Summarise this.")
+_QUESTION_CHARS = 200  # a question on a first line this short, then a passage ...
+_PASSAGE_CHARS = 300  # ... of at least this many characters: a question about the passage
 
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?:])\s+")
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _DIGITS = str.maketrans("0123456789", "0000000000")
 
@@ -415,6 +419,19 @@ _EXTRACT_RE = re.compile(
     r"|find (?:all|every)|list (?:all|every)|identify (?:all|the|every)|classify|categori[sz]e"
     r"|tag each|label each)\b"
 )
+#: a label asked for a given text (sentiment, topic, category): extraction, as the taxonomy says
+_LABEL_RE = re.compile(
+    r"\b(?:(?:positive|negative) or (?:negative|positive|neutral)|what (?:is the )?sentiment"
+    r"|sentiment (?:of|expressed|does)|which (?:category|section|topic|class|label)\b"
+    r"|is (?:this|the) (?:product )?(?:review|tweet|comment|text|message|email) (?:positive|"
+    r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy))"
+)
+#: a summary given as the material to write from ("an article from the following summary")
+_FROM_SUMMARY_RE = re.compile(
+    r"\b(?:from|based on|using|given|expand(?:ing)?|match(?:es|ing)?|fits?) "
+    r"(?:the |this |a |these )?(?:following |given |above |short )?"
+    r"(?:summary|summaries|(?:key |bullet |plot )+points)\b"
+)
 _STRUCTURE_RE = re.compile(
     r"\b(?:json|csv|table|fields?|key[- ]value|yaml|schema|structured|columns?|e\.164)\b"
 )
@@ -431,6 +448,10 @@ _COMPOSE_RE = re.compile(
     r"tagline|headline|fable|fairy tale|rap|ode|verse|chapter|dialogue|newsletter|"
     r"press release|product description|bio)s?\b"
 )
+_REWRITE_RE = re.compile(
+    r"^(?:please |can you |could you |help me )?(?:paraphrase|rephrase|reword|rewrite|proofread"
+    r"|polish|copy-?edit)\b"
+)
 _ROLE_PLAY_RE = re.compile(
     r"^(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody|act as|"
     r"i want you to act as|role-?play|play the role|you are now|from now on,? you are|"
@@ -445,14 +466,21 @@ _DATA_STRUCTURE_RE = re.compile(
     r"|subarray|substring|hash ?map|time complexity|big-?o|o\(n(?: log n)?\))"
 )
 _QUANTITY_RE = re.compile(
-    r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was) (?:the )?(?:total|sum|average|"
-    r"percentage|probability|area|cost|price|value)\b|\bcalculate\b|\bcompute\b|\bin total\b"
+    r"\bhow (?:many|much|long|far|old|tall|fast)\b|\bwhat (?:is|was|are|were) (?:the |their |his |"
+    r"her )?(?:total|sum|average|percentage|probability|area|cost|price|value|combined|difference"
+    r"|ratio)\b|\bwhat (?:percent\w*|fraction|proportion)\b|\bcalculate\b|\bcompute\b"
+    r"|\bin (?:total|all)\b|\baltogether\b"
 )
-_NUMBER_RE = re.compile(r"\$?\d[\d,.]*%?")
+#: quantities in a word problem: figures, and the number words that GSM8K-style problems spell out
+_NUMBER_RE = re.compile(
+    r"\$?\d[\d,.]*%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|hundred|thousand|million|twice|thrice|half|third|quarter"
+    r"|dozen|double|triple)\b"
+)
 _PUZZLE_RE = re.compile(
     r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
     r"deduction|syllogism|odd one out|does not belong|who is (?:lying|telling the truth)|"
-    r"knights and knaves)\b"
+    r"knights and knaves|what am i)\b"
 )
 #: the question stems of argument analysis and deduction (LSAT, civil-service logic tests, "is
 #: the conclusion true, false or uncertain"), which follow a passage on any subject
@@ -463,10 +491,28 @@ _ARGUMENT_RE = re.compile(
     r"(?:above )?(?:argument|conclusion|reasoning)|(?:assumption|flaw) (?:on which|in|of) the "
     r"(?:above )?(?:argument|reasoning)|logically follows?|follows? logically|"
     r"true,? false,? or (?:uncertain|unknown|undetermined)|(?:valid|invalid) (?:argument|"
-    r"conclusion|inference))\b"
+    r"conclusion|inference)|complete and accurate list|"
+    r"which (?:one )?of the following[^.?\n]{0,40}\b(?:could|must|cannot) (?:be|have)|"
+    r"(?:then|there) (?:there )?must be)\b"
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
+
+
+def _last_sentence(head: str, tail: str) -> str:
+    """The last sentence of a message (its end is ``tail``, or all of ``head`` if short)."""
+    return _SENTENCE_END_RE.split((tail or head).strip())[-1]
+
+
+def _asks_about_passage(text: str) -> bool:
+    """A short question on its first line, then the passage it is about."""
+    question, newline, passage = text.partition("\n")
+    return (
+        bool(newline)
+        and len(question) <= _QUESTION_CHARS
+        and question.rstrip().endswith("?")
+        and len(passage.strip()) >= _PASSAGE_CHARS
+    )
 
 
 def _rules(text: str) -> _Boosts:
@@ -512,22 +558,30 @@ def _rules(text: str) -> _Boosts:
     if not code and len(_MATH_RE.findall(low)) >= 2:
         hits.append(("rule:math_notation", "math", 1.5))
     tail = text[-_RULE_TAIL_CHARS:].lower() if len(text) > _RULE_CHARS else ""
-    summary = _SUMMARY_RE.search(low)
+    from_summary = _FROM_SUMMARY_RE.search(low)
+    summary = None if from_summary else _SUMMARY_RE.search(low)
     if summary:
         hits.append(("rule:summarize", "summarization", 4.0 if summary.start() < 80 else 1.5))
-    elif _SUMMARY_RE.search(tail):
+    elif not from_summary and _SUMMARY_RE.search(tail):
         hits.append(("rule:summarize_after_text", "summarization", 3.0))
     extract = _EXTRACT_RE.search(low) or _EXTRACT_RE.search(tail)
     if extract:
         structured = _STRUCTURE_RE.search(low) or _STRUCTURE_RE.search(tail)
         hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
-    if _COMPOSE_RE.match(low.lstrip()):
+    if _asks_about_passage(text):
+        hits.append(("rule:question_on_text", "extraction", 1.5))
+    if _LABEL_RE.search(low) or _LABEL_RE.search(tail):
+        hits.append(("rule:label_text", "extraction", 2.0))
+    if _COMPOSE_RE.match(low.lstrip()) or _COMPOSE_RE.match(_last_sentence(low, tail)):
         hits.append(("rule:compose", "writing", 2.0))
+    elif not code and _REWRITE_RE.match(low.lstrip()):
+        hits.append(("rule:rewrite", "writing", 2.0))
     elif _ROLE_PLAY_RE.match(low.lstrip()):
         hits.append(("rule:role_play", "writing", 1.0))
-    if not code and _QUANTITY_RE.search(low) and len(_NUMBER_RE.findall(low)) >= 2:
-        hits.append(("rule:word_problem", "math", 1.5))
-    if _PUZZLE_RE.search(low):
+    quantities = len(_NUMBER_RE.findall(low)) if not code and _QUANTITY_RE.search(low) else 0
+    if quantities >= 2:
+        hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
+    if _PUZZLE_RE.search(low) or _PUZZLE_RE.search(tail):
         hits.append(("rule:puzzle", "reasoning", 1.5))
     if _ARGUMENT_RE.search(low) or _ARGUMENT_RE.search(tail):
         hits.append(("rule:argument", "reasoning", 2.0))
