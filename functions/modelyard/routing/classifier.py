@@ -506,12 +506,13 @@ def _last_sentence(head: str, tail: str) -> str:
 
 def _asks_about_passage(text: str) -> bool:
     """A short question on its first line, then the passage it is about."""
-    question, newline, passage = text.partition("\n")
+    newline = text.find("\n", 0, _QUESTION_CHARS + 1)
+    passage = text[newline + 1 : newline + 1 + _PASSAGE_CHARS]
     return (
-        bool(newline)
-        and len(question) <= _QUESTION_CHARS
-        and question.rstrip().endswith("?")
-        and len(passage.strip()) >= _PASSAGE_CHARS
+        newline > 0
+        and text[:newline].rstrip().endswith("?")
+        and len(passage) == _PASSAGE_CHARS
+        and not passage.isspace()
     )
 
 
