@@ -117,6 +117,12 @@ def test_a_request_to_write_at_the_end_of_a_premise_is_writing() -> None:
     assert "rule:compose" in classify_text(premise + " Write a story about it.").signals
 
 
+def test_the_new_rules_leave_everyday_phrasings_alone() -> None:
+    assert "rule:rewrite" not in classify_text("Rewrite this SQL query so it uses a join.").signals
+    assert "rule:argument" not in classify_text("There must be a better way to say this.").signals
+    assert "rule:label_text" not in classify_text("Which class should I use in Java?").signals
+
+
 def test_greeting_is_chat() -> None:
     result = classify_text("hi!")
     assert result.task == "chat"

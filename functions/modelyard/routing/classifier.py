@@ -422,7 +422,7 @@ _EXTRACT_RE = re.compile(
 #: a label asked for a given text (sentiment, topic, category): extraction, as the taxonomy says
 _LABEL_RE = re.compile(
     r"\b(?:(?:positive|negative) or (?:negative|positive|neutral)|what (?:is the )?sentiment"
-    r"|sentiment (?:of|expressed|does)|which (?:category|section|topic|class|label)\b"
+    r"|sentiment (?:of|expressed|does)|which (?:category|section|topic|label) (?:does|would|best)"
     r"|is (?:this|the) (?:product )?(?:review|tweet|comment|text|message|email) (?:positive|"
     r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy))"
 )
@@ -448,9 +448,11 @@ _COMPOSE_RE = re.compile(
     r"tagline|headline|fable|fairy tale|rap|ode|verse|chapter|dialogue|newsletter|"
     r"press release|product description|bio)s?\b"
 )
+#: a request to rewrite prose (not code: "rewrite this query", "refactor" are coding's)
 _REWRITE_RE = re.compile(
     r"^(?:please |can you |could you |help me )?(?:paraphrase|rephrase|reword|rewrite|proofread"
-    r"|polish|copy-?edit)\b"
+    r"|polish|copy-?edit)\b(?![^\n]{0,60}\b(?:function|code|query|script|method|program|regex"
+    r"|sql|class|component|test)s?\b)"
 )
 _ROLE_PLAY_RE = re.compile(
     r"^(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody|act as|"
@@ -493,7 +495,7 @@ _ARGUMENT_RE = re.compile(
     r"true,? false,? or (?:uncertain|unknown|undetermined)|(?:valid|invalid) (?:argument|"
     r"conclusion|inference)|complete and accurate list|"
     r"which (?:one )?of the following[^.?\n]{0,40}\b(?:could|must|cannot) (?:be|have)|"
-    r"(?:then|there) (?:there )?must be)\b"
+    r"then there must be)\b"
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
