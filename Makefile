@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/modelyard serve
 
-# The soak (tests/soak/test_soak.py) runs 250 mixed requests here, about half a minute on moto;
+# The soak (tests/soak/test_soak.py) runs 150 mixed requests here, about twenty seconds on moto;
 # `make soak` runs the full 2,000 (moto's transactions make that minutes, not seconds).
 test: $(STAMP) lint
 	$(BIN)/cfn-lint template.yaml
-	MODELYARD_SOAK_REQUESTS=$${MODELYARD_SOAK_REQUESTS:-250} $(BIN)/python -m pytest
+	MODELYARD_SOAK_REQUESTS=$${MODELYARD_SOAK_REQUESTS:-150} $(BIN)/python -m pytest
 
 soak: $(STAMP)
 	MODELYARD_SOAK_REQUESTS=2000 $(BIN)/python -m pytest tests/soak/test_soak.py -s -p no:logging
