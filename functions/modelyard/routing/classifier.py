@@ -561,11 +561,13 @@ def _rules(text: str) -> _Boosts:
     if not code and len(_MATH_RE.findall(low)) >= 2:
         hits.append(("rule:math_notation", "math", 1.5))
     tail = text[-_RULE_TAIL_CHARS:].lower() if len(text) > _RULE_CHARS else ""
-    from_summary = _FROM_SUMMARY_RE.search(low)
-    summary = None if from_summary else _SUMMARY_RE.search(low)
+    summary = _SUMMARY_RE.search(low)
+    after_text = not summary and _SUMMARY_RE.search(tail)
+    if (summary or after_text) and _FROM_SUMMARY_RE.search(low):
+        summary = after_text = None  # the summary is the material to write from
     if summary:
         hits.append(("rule:summarize", "summarization", 4.0 if summary.start() < 80 else 1.5))
-    elif not from_summary and _SUMMARY_RE.search(tail):
+    elif after_text:
         hits.append(("rule:summarize_after_text", "summarization", 3.0))
     extract = _EXTRACT_RE.search(low) or _EXTRACT_RE.search(tail)
     if extract:
