@@ -34,6 +34,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ _HEAD_CHARS = 1200  # a long message is read from its first and last characters 
 _TAIL_CHARS = 300
 _MAX_GRAM_WORD = 16  # characters of a word that give character n-grams
 _CACHE_LIMIT = 50_000  # distinct words whose scores are memoised
+# Bits per class in a packed bucket: a clipped text has under 2**16 features, each adding at
+# most 255 to a lane, so its sums stay under 2**24 and never carry into the next class.
+_LANE_BITS = 32
 _MAX_CONTEXT_MESSAGES = 8
 _RULE_CHARS = 600  # rules look at the start of a message, where the instruction usually is
 _RULE_TAIL_CHARS = 300  # ... or at its end, after a pasted text ("... TL;DR", "Summarise this.")
@@ -130,7 +134,10 @@ class _Model:
     """Weights plus a memo of each seen word's summed unigram and character n-gram weights.
 
     The model is linear, so a word's features can be scored once and reused: scoring a
-    prompt then costs one lookup per word and per bigram instead of one per n-gram.
+    prompt then costs one lookup per word and per bigram instead of one per n-gram. Each
+    bucket's weights for all classes are packed into one integer, a ``_LANE_BITS``-bit lane
+    per class holding the weight plus 128, so a text's class sums are one integer sum; the
+    lanes are wide enough that no text's sums overflow into the next.
     """
 
     def __init__(
@@ -146,42 +153,52 @@ class _Model:
         self.bias = bias
         self.scale = scale
         self.weights = weights  # one int8 array of 2**BUCKET_BITS per class
-        self._word_index: dict[str, int] = {}
-        self._word_sums: tuple[array, ...] = tuple(array("l") for _ in classes)
-        self._word_sizes = array("l")
+        self._packed = _interleave(weights)
+        self._lane_bytes = _LANE_BITS // 8 * len(classes)
+        self._words: dict[str, tuple[int, int]] = {}  # word -> (packed sums, feature count)
 
-    def _word(self, word: str) -> int:
-        index = self._word_index.get(word)
-        if index is None:
+    def _bucket_weights(self, bucket: int) -> int:
+        start = bucket * self._lane_bytes
+        return int.from_bytes(self._packed[start : start + self._lane_bytes], "little")
+
+    def _word(self, word: str) -> tuple[int, int]:
+        scored = self._words.get(word)
+        if scored is None:
             buckets = _word_buckets(word)
-            index = len(self._word_index)
-            self._word_index[word] = index
-            for sums, w in zip(self._word_sums, self.weights, strict=True):
-                sums.append(sum(map(w.__getitem__, buckets)))
-            self._word_sizes.append(len(buckets))
-        return index
+            scored = sum(map(self._bucket_weights, buckets)), len(buckets)
+            self._words[word] = scored
+        return scored
 
     def logits(self, text: str) -> list[float]:
-        if len(self._word_index) >= _CACHE_LIMIT:  # bound the memo; only between texts
-            self._word_index.clear()
-            for sums in (*self._word_sums, self._word_sizes):
-                del sums[:]
-        words: list[int] = []
-        bigrams: list[int] = []
+        if len(self._words) >= _CACHE_LIMIT:  # bound the memo; only between texts
+            self._words.clear()
+        total = features = 0
         prev = "^"
         for tok in _tokens(text):
-            words.append(self._word(tok))
-            bigrams.append(_bucket("b" + prev + " " + tok))
+            packed, size = self._word(tok)
+            total += packed + self._bucket_weights(_bucket("b" + prev + " " + tok))
+            features += size + 1
             prev = tok
-        if not words:
+        if not features:
             return list(self.bias)
-        norm = (sum(map(self._word_sizes.__getitem__, words)) + len(bigrams)) ** -NORM_POWER
+        norm = features**-NORM_POWER
+        offset = 128 * features  # each feature added 128 to every lane
+        mask = (1 << _LANE_BITS) - 1
         return [
-            b + s * norm * (sum(map(ws.__getitem__, words)) + sum(map(w.__getitem__, bigrams)))
-            for ws, w, s, b in zip(
-                self._word_sums, self.weights, self.scale, self.bias, strict=True
-            )
+            b + s * norm * (((total >> (_LANE_BITS * c)) & mask) - offset)
+            for c, (s, b) in enumerate(zip(self.scale, self.bias, strict=True))
         ]
+
+
+def _interleave(rows: tuple[array, ...]) -> bytes:
+    """Class-major int8 rows as bucket-major little-endian lanes of weight + 128."""
+    lane = _LANE_BITS // 8
+    stride = lane * len(rows)
+    packed = bytearray(stride * len(rows[0]) if rows else 0)
+    to_unsigned = bytes((i + 128) % 256 for i in range(256))  # int8 byte -> weight + 128
+    for c, row in enumerate(rows):
+        packed[c * lane :: stride] = row.tobytes().translate(to_unsigned)
+    return bytes(packed)
 
 
 def pack_weights(
@@ -386,9 +403,10 @@ _LANG_FOR_RE = re.compile(
 )
 _FOREIGN_TRANSLATE_RE = re.compile(r"翻译|翻訳|переведи|перевод|traduis|traduce|übersetze")
 _STACK_TRACE_RE = re.compile(
-    r"traceback \(most recent call last\)|exception in thread|\bat [\w.$<>]+\([\w]+\.\w+:\d+\)"
-    r"|\w(?:error|exception): |segmentation fault|core dumped|npm err!|error\[e\d+\]"
-    r"|undefined reference to|panic: |fatal: |\bline \d+, in \w+"
+    r"traceback \(most recent call last\)|exception in thread"
+    r"|\b(?:at [\w.$<>]+\([\w]+\.\w+:\d+\)|line \d+, in \w+)"
+    r"|(?<=\w)(?:error|exception): |segmentation fault|core dumped|npm err!|error\[e\d+\]"
+    r"|undefined reference to|panic: |fatal: "
 )
 _CODE_LINE_RE = re.compile(
     r"^\s*(?:def \w+\(|class \w+[(:{]|import [\w.]+|from [\w.]+ import|#include\b|using \w+"
@@ -398,16 +416,19 @@ _CODE_LINE_RE = re.compile(
     r"|.*;\s*$|.*\{\s*$)",
     re.MULTILINE,
 )
+# The alternatives that start a word share one \b, so a position is tested once for them,
+# and \w++ does not backtrack through a word that is not followed by a dot.
 _CODE_TOKEN_RE = re.compile(
-    r"\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w*\b|=>|->|!=|==|&&|\|\||::|`[^`\n]+`"
-    r"|\b\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b"
+    r"\b(?:\w++\.\w++\(|[a-z]+_[a-z_]+\b|[a-z]+[A-Z]\w*\b"
+    r"|\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b)"
+    r"|=>|->|!=|==|&&|\|\||::|`[^`\n]+`"
 )
-_MATH_RE = re.compile(
-    r"\d[a-z]\b(?!-)|\b[a-z]\s*\^|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d"  # noqa: RUF001
-    r"|[a-z0-9)]\s*=\s*-?[\d(a-z]"
-    r"|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b|[∫∑√π≤≥≠∞θ²³≡]|\b(?:sin|cos|tan|log\d*|ln|exp)\s*\("
-    r"|\bd[a-z]/d[a-z]\b|\bf\(x\)|\bsolve for [a-z]\b|\bderivative\b|\bintegra(?:l|te)\b"
-    r"|\beigen\w*|\bprove\b|\bprobability\b|\bequations?\b"
+_MATH_RE = re.compile(  # word-start alternatives share one \b, as in _CODE_TOKEN_RE
+    r"\d[a-z]\b(?!-)"
+    r"|\b(?:[a-z]\s*\^|(?:sin|cos|tan|log\d*|ln|exp)\s*\(|d[a-z]/d[a-z]\b|f\(x\)|solve for [a-z]\b"
+    r"|derivative\b|integra(?:l|te)\b|eigen\w*|prove\b|probability\b|equations?\b)"
+    r"|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d|[a-z0-9)]\s*=\s*-?[\d(a-z]"  # noqa: RUF001
+    r"|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b|[∫∑√π≤≥≠∞θ²³≡]"
 )
 _SUMMARY_RE = re.compile(
     r"\b(?:summar(?:i[sz]\w*|y|ies)|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
@@ -518,6 +539,11 @@ def _asks_about_passage(text: str) -> bool:
     )
 
 
+def _matches(pattern: re.Pattern[str], text: str, limit: int) -> int:
+    """How many times ``pattern`` matches ``text``, counting no further than ``limit``."""
+    return sum(1 for _ in islice(pattern.finditer(text), limit))
+
+
 def _rules(text: str) -> _Boosts:
     """Strong-signal rules over one message: (signal, task, boost) for each that fires."""
     head = text[:_RULE_CHARS]
@@ -530,7 +556,7 @@ def _rules(text: str) -> _Boosts:
     if _STACK_TRACE_RE.search(low):
         hits.append(("rule:stack_trace", "coding", 2.5))
         code = True
-    if len(_CODE_LINE_RE.findall(low)) >= 2:
+    if _matches(_CODE_LINE_RE, low, 2) == 2:
         hits.append(("rule:code_syntax", "coding", 1.5))
         code = True
     if _SIGNATURE_RE.search(head):
@@ -538,7 +564,7 @@ def _rules(text: str) -> _Boosts:
         code = True
     if _DATA_STRUCTURE_RE.search(low):
         hits.append(("rule:data_structure", "coding", 1.0))
-    if len(_CODE_TOKEN_RE.findall(head)) >= 2:
+    if _matches(_CODE_TOKEN_RE, head, 2) == 2:
         hits.append(("rule:code_tokens", "coding", 1.0))
         code = True
 
@@ -558,7 +584,7 @@ def _rules(text: str) -> _Boosts:
         elif _FOREIGN_TRANSLATE_RE.search(low[:400]):
             hits.append(("rule:translate_request", "translation", 2.5))
 
-    if not code and len(_MATH_RE.findall(low)) >= 2:
+    if not code and _matches(_MATH_RE, low, 2) == 2:
         hits.append(("rule:math_notation", "math", 1.5))
     tail = text[-_RULE_TAIL_CHARS:].lower() if len(text) > _RULE_CHARS else ""
     summary = _SUMMARY_RE.search(low)
@@ -583,7 +609,7 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:rewrite", "writing", 2.0))
     elif _ROLE_PLAY_RE.match(low.lstrip()):
         hits.append(("rule:role_play", "writing", 1.0))
-    quantities = len(_NUMBER_RE.findall(low)) if not code and _QUANTITY_RE.search(low) else 0
+    quantities = _matches(_NUMBER_RE, low, 3) if not code and _QUANTITY_RE.search(low) else 0
     if quantities >= 2:
         hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
     if _PUZZLE_RE.search(low) or _PUZZLE_RE.search(tail):
