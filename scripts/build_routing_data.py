@@ -76,6 +76,9 @@ class Snapshot:
         return sorted(out.decode("utf-8").split("\n")[:-1])
 
 
+_QMSUM_MARK_RE = re.compile(r"\{[a-z]+\}")  # {disfmarker}, {vocalsound}: transcript markup
+
+
 def _records(text: str) -> list[str]:
     """JSON Lines: split on newlines only (str.splitlines also splits inside strings)."""
     return [line for line in text.split("\n") if line.strip()]
@@ -319,14 +322,39 @@ def _with_choices(question: str, choices: list[str], rng: random.Random) -> str:
 
 def read_dolly(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     """Databricks' Dolly: requests written by people, labelled by their `category`; a request
-    that comes with a text to work on is labelled by `context_rules` instead."""
+    that comes with a text to work on is labelled by `context_rules` instead, which read
+    "category: instruction" (a question asked of the text is extraction, whatever its
+    writer filed it under)."""
     for path in spec["paths"]:
         for i, row in enumerate(json.loads(snap.text(path))):
             context = (row.get("context") or "").strip()
-            task = _label(spec["context_rules"] if context else spec["rules"], row["category"])
+            task = (
+                _label(spec["context_rules"], f"{row['category']}: {row['instruction'].strip()}")
+                if context
+                else _label(spec["rules"], row["category"])
+            )
             if task:
                 text = row["instruction"].strip() + (f"\n\n{context}" if context else "")
                 yield text, task, f"{path}:{i}:{row['category']}"
+
+
+def read_qmsum(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """QMSum: queries annotators wrote about meeting transcripts, each followed by the turns
+    it is about (the whole meeting for a general query), labelled by the query's wording."""
+    for split in spec["splits"]:
+        for path in snap.listdir_recursive(f"{spec['path']}/{split}"):
+            meeting = json.loads(snap.text(path))
+            turns = meeting["meeting_transcripts"]
+            for query in meeting["general_query_list"] + meeting["specific_query_list"]:
+                task = _label(spec["rules"], query["query"].strip())
+                spans = query.get("relevant_text_span") or [[0, len(turns) - 1]]
+                said = [t for a, b in spans for t in turns[int(a) : int(b) + 1]]
+                text = "\n".join(
+                    f"{t['speaker']}: {' '.join(_QMSUM_MARK_RE.sub('', t['content']).split())}"
+                    for t in said
+                )
+                if task and len(text) >= spec["min_chars"]:
+                    yield f"{query['query'].strip()}\n\n{text}", task, f"{path}:{query['query']}"
 
 
 def read_choice_questions(
@@ -493,9 +521,27 @@ def _table_row(name: str, spec: dict[str, Any], rows: list[dict[str, str]]) -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    parser.add_argument(
+        "--only",
+        help="rebuild this training source alone, deduplicated against every file already "
+        "written (a full run dedupes against everything read before it, sampled or not)",
+    )
     args = parser.parse_args(argv)
     config = json.loads((DATA / "sources.json").read_text(encoding="utf-8"))
     header = "| {} | repository @ commit | rows | classes |\n|---|---|---|---|"
+    if args.only:
+        spec = config["train"][args.only]
+        out = DATA / "train" / "public" / f"{args.only}.jsonl"
+        seen = {
+            normalise(json.loads(line)["prompt"])
+            for path in sorted(DATA.rglob("*.jsonl"))
+            if path != out
+            for line in _records(path.read_text(encoding="utf-8"))
+        }
+        rows = build_source(args.mirror, args.only, spec, seen)
+        write_jsonl(out, rows)
+        print(header.format("source") + "\n" + _table_row(args.only, spec, rows))
+        return 0
 
     seen: set[str] = set()
     benchmarks: list[dict[str, str]] = []

@@ -88,6 +88,31 @@ def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
     assert "rule:puzzle" in classify_text(riddle).signals
 
 
+@pytest.mark.parametrize(
+    "riddle",
+    [
+        "What has keys but can't open locks?",
+        "The more you take, the more you leave behind. What are they?",
+        "A man and his son are in an accident and the surgeon says he is my son. How can this be?",
+    ],
+)
+def test_riddle_forms_are_puzzles(riddle: str) -> None:
+    assert "rule:puzzle" in classify_text(riddle).signals
+
+
+def test_a_geometry_problem_with_an_asymptote_figure_is_math_not_code() -> None:
+    problem = (
+        "In triangle $ABC$, $AB = 5$, $BC = 4$ and $CA = 3$.\n\n[asy]\ndefaultpen(1);\n"
+        'pair C=(0,0), A = (0,3), B = (4,0);\ndraw(A--B--C--cycle);\nlabel("$A$",A,N);\n'
+        "[/asy]\n\nPoint $P$ is chosen inside the triangle. What is the probability that $P$ "
+        "is closer to $C$ than to $A$?"
+    )
+    result = classify_text(problem)
+    assert result.task == "math"
+    assert "rule:math_figure" in result.signals
+    assert "rule:code_syntax" not in result.signals
+
+
 def test_labelling_a_given_text_is_extraction() -> None:
     review = "The plot drags but the acting is superb. Is this review positive or negative?"
     result = classify_text(review)
@@ -117,10 +142,47 @@ def test_a_request_to_write_at_the_end_of_a_premise_is_writing() -> None:
     assert "rule:compose" in classify_text(premise + " Write a story about it.").signals
 
 
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "The reasoning in the argument is flawed because the argument",
+        "Which one of the following would it be most useful to know in order to evaluate it?",
+        "Which one of the following, if true, most helps to resolve the apparent discrepancy?",
+        "Which one of the following principles, if valid, most helps to justify the reasoning?",
+        "The pattern of reasoning in which one of the following is most similar to that above?",
+        "According to the above definition, which of the following is a public good?",
+    ],
+)
+def test_logical_reasoning_question_stems_are_reasoning(stem: str) -> None:
+    passage = "A city cut its bus fares last year, yet ridership fell by a tenth. "
+    assert "rule:argument" in classify_text(passage + stem).signals
+
+
+def test_naming_a_framework_or_language_leans_to_coding() -> None:
+    result = classify_text("Using Vue3 and tailwindcss, I want a top menu with nested submenus.")
+    assert result.task == "coding"
+    assert "rule:code_term" in result.signals
+
+
+def test_editing_a_named_piece_of_prose_is_writing() -> None:
+    text = "Edit the following paragraph to correct any grammatical errors: She dont like it."
+    assert "rule:rewrite" in classify_text(text).signals
+
+
+def test_a_program_that_handles_prose_is_not_a_request_to_compose() -> None:
+    signals = classify_text("Write a function that reverses each word in a sentence.").signals
+    assert "rule:compose" not in signals
+    story = classify_text("Write a story about a programmer who writes a function.")
+    assert "rule:compose" in story.signals
+
+
 def test_the_new_rules_leave_everyday_phrasings_alone() -> None:
     assert "rule:rewrite" not in classify_text("Rewrite this SQL query so it uses a join.").signals
     assert "rule:argument" not in classify_text("There must be a better way to say this.").signals
     assert "rule:label_text" not in classify_text("Which class should I use in Java?").signals
+    assert "rule:argument" not in classify_text("It is most useful to know how to cook.").signals
+    assert "rule:code_term" not in classify_text("How did she react to the panda?").signals
+    assert "rule:rewrite" not in classify_text("How can I improve my sleep?").signals
 
 
 def test_greeting_is_chat() -> None:

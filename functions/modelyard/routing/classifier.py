@@ -27,6 +27,7 @@ Task classes, as the router uses them:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import struct
@@ -258,136 +259,14 @@ def use_weights(blob: bytes | None) -> None:
 
 # ------------------------------------------------------------------------------ rules
 
-_NATURAL_LANGUAGES = frozenset(
-    [
-        "english",
-        "french",
-        "spanish",
-        "german",
-        "italian",
-        "portuguese",
-        "brazilian",
-        "dutch",
-        "swedish",
-        "norwegian",
-        "danish",
-        "finnish",
-        "icelandic",
-        "polish",
-        "czech",
-        "slovak",
-        "hungarian",
-        "romanian",
-        "bulgarian",
-        "greek",
-        "turkish",
-        "russian",
-        "ukrainian",
-        "serbian",
-        "croatian",
-        "slovenian",
-        "estonian",
-        "latvian",
-        "lithuanian",
-        "arabic",
-        "hebrew",
-        "persian",
-        "farsi",
-        "urdu",
-        "hindi",
-        "bengali",
-        "punjabi",
-        "tamil",
-        "telugu",
-        "marathi",
-        "gujarati",
-        "chinese",
-        "mandarin",
-        "cantonese",
-        "japanese",
-        "korean",
-        "vietnamese",
-        "thai",
-        "indonesian",
-        "malay",
-        "tagalog",
-        "filipino",
-        "swahili",
-        "amharic",
-        "yoruba",
-        "zulu",
-        "afrikaans",
-        "latin",
-        "catalan",
-        "basque",
-        "galician",
-        "welsh",
-        "irish",
-        "esperanto",
-        "français",
-        "francais",
-        "inglés",
-        "ingles",
-        "englisch",
-        "anglais",
-        "español",
-        "espanol",
-        "deutsch",
-    ]
-)
-_PROGRAMMING_LANGUAGES = frozenset(
-    [
-        "python",
-        "javascript",
-        "js",
-        "typescript",
-        "ts",
-        "java",
-        "kotlin",
-        "scala",
-        "go",
-        "golang",
-        "rust",
-        "c",
-        "c++",
-        "cpp",
-        "c#",
-        "csharp",
-        "ruby",
-        "php",
-        "perl",
-        "swift",
-        "objective-c",
-        "dart",
-        "elixir",
-        "erlang",
-        "haskell",
-        "lua",
-        "r",
-        "julia",
-        "matlab",
-        "bash",
-        "shell",
-        "powershell",
-        "sql",
-        "sqlite",
-        "postgres",
-        "mysql",
-        "vba",
-        "vb",
-        "cobol",
-        "fortran",
-        "zig",
-        "ocaml",
-        "clojure",
-        "groovy",
-        "assembly",
-        "wasm",
-        "jsx",
-        "tsx",
-        "yaml",
-        "json",
-    ]
+_VOCABULARY = json.loads(Path(__file__).with_name("vocabulary.json").read_text("utf-8"))
+_NATURAL_LANGUAGES = frozenset(_VOCABULARY["natural_languages"])
+_PROGRAMMING_LANGUAGES = frozenset(_VOCABULARY["programming_languages"])
+#: a programming language, framework or developer tool named anywhere in the message ("vue3")
+_CODE_TERM_RE = re.compile(
+    r"(?<![\w.+#-])(?:"
+    + "|".join(re.escape(term) for term in sorted(_VOCABULARY["code_terms"], key=len, reverse=True))
+    + r")\d*(?![\w+#-])"
 )
 _TRANSLATE_RE = re.compile(
     r"\b(?:translat\w*|render|put|convert|port|rewrite|traduc\w*|tradu\w+|übersetz\w*)\b"
@@ -428,8 +307,11 @@ _MATH_RE = re.compile(  # word-start alternatives share one \b, as in _CODE_TOKE
     r"|\b(?:[a-z]\s*\^|(?:sin|cos|tan|log\d*|ln|exp)\s*\(|d[a-z]/d[a-z]\b|f\(x\)|solve for [a-z]\b"
     r"|derivative\b|integra(?:l|te)\b|eigen\w*|prove\b|probability\b|equations?\b)"
     r"|\^\s*[\d(]|\d\s*[*×÷·]\s*\d|\d\s*\+\s*\d|[a-z0-9)]\s*=\s*-?[\d(a-z]"  # noqa: RUF001
-    r"|\\(?:frac|int|sum|sqrt|lim|cdot|pi)\b|[∫∑√π≤≥≠∞θ²³≡]"
+    r"|\\(?:d?frac|int|sum|prod|sqrt|lim|cdot|times|div|pi|theta|angle|triangle|binom|leq?"
+    r"|geq?|neq|pm|infty|mathbb|overline|circ)\b|\\begin\{[pvb]?matrix|[∫∑√π≤≥≠∞θ²³≡]"
+    r"|\$[a-z\\(][^$\n]{0,60}\$(?!\d)"  # inline TeX ("$x^2$"), not prices ("$5 and $6")
 )
+_FIGURE_RE = re.compile(r"\[asy\].*?(?:\[/asy\]|\Z)", re.DOTALL | re.IGNORECASE)
 _SUMMARY_RE = re.compile(
     r"\b(?:summar(?:i[sz]\w*|y|ies)|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
     r"|key (?:points|takeaways)|main (?:takeaways|points|ideas)|cliffs ?notes"
@@ -461,19 +343,27 @@ _GREETING_RE = re.compile(
     r"night)|thanks?|thank you|thx|ty|ok|okay|cool|lol|haha|bye|good ?bye|see ya|nice)\b"
 )
 
+#: a request to compose a named form of writing; not a program that handles one ("write a
+#: function that reverses a sentence", "create a script that sends an e-mail")
 _COMPOSE_RE = re.compile(
     r"^(?:please |can you |could you |help me |i need you to |i want you to |now )?"
-    r"(?:write|compose|draft|craft|pen|create)\b[^\n]{0,60}?\b(?:story|stories|poem|poetry|"
-    r"essay|e-?mail|letter|blog|article|speech|song|lyrics|limerick|haiku|sonnet|novel|scene|"
-    r"monologue|screenplay|toast|eulogy|tweet|caption|cover letter|personal statement|slogan|"
-    r"tagline|headline|fable|fairy tale|rap|ode|verse|chapter|dialogue|newsletter|"
-    r"press release|product description|bio)s?\b"
+    r"(?:write|compose|draft|craft|pen|create)\b"
+    r"(?:(?!\b(?:function|program|script|code|regex|query|class|method|algorithm|app|api|test"
+    r"|macro|bot)s?\b)[^\n]){0,60}?\b(?:story|stories|poem|poetry|essay|e-?mail|letter|blog|article|speech|song|"
+    r"lyrics|limerick|haiku|sonnet|novel|scene|monologue|screenplay|toast|eulogy|tweet|caption|"
+    r"cover letter|personal statement|slogan|tagline|headline|fable|fairy tale|rap|ode|verse|"
+    r"chapter|dialogue|newsletter|press release|product description|bio|fiction|plot|tale|"
+    r"narrative|sentence|paragraph|outline)s?\b"
 )
 #: a request to rewrite prose (not code: "rewrite this query", "refactor" are coding's)
 _REWRITE_RE = re.compile(
-    r"^(?:please |can you |could you |help me )?(?:paraphrase|rephrase|reword|rewrite|proofread"
-    r"|polish|copy-?edit)\b(?![^\n]{0,60}\b(?:function|code|query|script|method|program|regex"
-    r"|sql|class|component|test)s?\b)"
+    r"^(?:please |can you |could you |help me )?(?:(?:paraphrase|rephrase|reword|rewrite"
+    r"|proofread|polish|copy-?edit)\b(?![^\n]{0,60}\b(?:function|code|query|script|method"
+    r"|program|regex|sql|class|component|test)s?\b)"
+    # ... or edit a named piece of prose ("improve this paragraph", "edit my cover letter")
+    r"|(?:edit|revise|improve|correct|tighten|shorten)\b[^\n]{0,40}?\b(?:paragraph|passage|"
+    r"text|sentence|essay|e-?mail|letter|draft|wording|writing|grammar|spelling|punctuation|"
+    r"prose|story|poem|article|resume|cv|bio)s?\b)"
 )
 _ROLE_PLAY_RE = re.compile(
     r"^(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody|act as|"
@@ -502,8 +392,11 @@ _NUMBER_RE = re.compile(
 )
 _PUZZLE_RE = re.compile(
     r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
-    r"deduction|syllogism|odd one out|does not belong|who is (?:lying|telling the truth)|"
-    r"knights and knaves|what am i)\b"
+    r"deduction|syllogism|odd one out|does(?: not|n'?t) belong|who is (?:lying|telling the truth)|"
+    r"knights and knaves|what am i|what is it(?=\s*[?!])|how (?:can|could) (?:this|that) be|"
+    # riddle forms: "what has keys but ...", "the more you take, the more you leave behind"
+    r"what (?:has|have|can|goes|runs|gets)\b[^?.\n]{1,60}\b(?:but|yet)|"
+    r"the (?:more|less)\b[^?.\n]{1,40}\bthe (?:more|less))\b"
 )
 #: the question stems of argument analysis and deduction (LSAT, civil-service logic tests, "is
 #: the conclusion true, false or uncertain"), which follow a passage on any subject
@@ -511,12 +404,26 @@ _ARGUMENT_RE = re.compile(
     r"\b(?:if true|(?:can|may) (?:be )?(?:properly |logically |validly )?(?:inferred|concluded|"
     r"deduced)|must (?:also )?be (?:true|false)|could be true|cannot be true|"
     r"most (?:strongly|reasonably) supported|(?:weaken|strengthen|undermine|support)s? the "
-    r"(?:above )?(?:argument|conclusion|reasoning)|(?:assumption|flaw) (?:on which|in|of) the "
-    r"(?:above )?(?:argument|reasoning)|logically follows?|follows? logically|"
+    r"(?:above )?(?:argument|conclusion|reasoning)|(?:assumption|flaw)s? (?:on which|in|of) "
+    r"(?:the|this|that|your|his|her|their) (?:above )?(?:argument|reasoning)|"
+    r"(?:hidden|unstated|underlying|implicit) (?:assumption|premise)|(?:critique|evaluate|"
+    r"analy[sz]e|assess|poke holes in) (?:this|the|that|my|his|her|their) (?:argument|reasoning"
+    r"|logic)|logically follows?|follows? logically|"
     r"true,? false,? or (?:uncertain|unknown|undetermined)|(?:valid|invalid) (?:argument|"
     r"conclusion|inference)|complete and accurate list|"
     r"which (?:one )?of the following[^.?\n]{0,40}\b(?:could|must|cannot) (?:be|have)|"
-    r"then there must be)\b"
+    r"then there must be|"
+    # the other standard logical-reasoning stems: flaw, evaluate, paradox, parallel, principle,
+    # method and definition questions
+    r"(?:reasoning|argument) (?:in|of|above)[^.?\n]{0,30}\b(?:flawed|vulnerable|questionable)|"
+    r"vulnerable to (?:the )?(?:criticism|objection)|"
+    r"most (?:helpful|useful|important) to (?:know|determine|establish) "
+    r"(?:which|whether|in order to)|"
+    r"(?:resolve|explain|reconcile)s? the (?:apparent )?(?:discrepancy|paradox|"
+    r"contradiction)|parallel(?:s| to)? (?:the )?(?:reasoning|argument|"
+    r"pattern)|pattern of reasoning|principles?,? if valid|"
+    r"(?:argument|reasoning) proceeds by|method of (?:reasoning|argument)|"
+    r"according to the (?:above )?definition|(?:fits|meets|matches) the definition)\b"
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
@@ -549,6 +456,10 @@ def _rules(text: str) -> _Boosts:
     head = text[:_RULE_CHARS]
     low = head.lower()
     hits: _Boosts = []
+    if "[asy]" in low:  # an Asymptote figure: the drawing of a geometry problem, not a program
+        hits.append(("rule:math_figure", "math", 2.0))
+        head = _FIGURE_RE.sub(" ", head)
+        low = head.lower()
     code = False
     if "```" in head:
         hits.append(("rule:code_fence", "coding", 2.0))
@@ -567,6 +478,8 @@ def _rules(text: str) -> _Boosts:
     if _matches(_CODE_TOKEN_RE, head, 2) == 2:
         hits.append(("rule:code_tokens", "coding", 1.0))
         code = True
+    if not code and _CODE_TERM_RE.search(low):
+        hits.append(("rule:code_term", "coding", 1.0))
 
     for match in _TRANSLATE_RE.finditer(low[:400]):
         target = match.group(1)
@@ -613,7 +526,7 @@ def _rules(text: str) -> _Boosts:
     if quantities >= 2:
         hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
     if _PUZZLE_RE.search(low) or _PUZZLE_RE.search(tail):
-        hits.append(("rule:puzzle", "reasoning", 1.5))
+        hits.append(("rule:puzzle", "reasoning", 2.5))
     if _ARGUMENT_RE.search(low) or _ARGUMENT_RE.search(tail):
         hits.append(("rule:argument", "reasoning", 2.0))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
