@@ -21,7 +21,8 @@ Task classes, as the router uses them:
 - translation: between natural languages.
 - extraction: information out of a given text: fields, entities, JSON, labels, the answer to
   a question about a passage that comes with it.
-- knowledge: factual questions and explanations of concepts.
+- knowledge: factual questions and explanations of concepts, science and common-sense
+  questions with or without options.
 - chat: greetings, small talk, feelings, casual everyday requests.
 """
 
