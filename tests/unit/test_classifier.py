@@ -176,6 +176,21 @@ def test_a_program_that_handles_prose_is_not_a_request_to_compose() -> None:
     assert "rule:compose" in story.signals
 
 
+def test_a_persona_in_the_request_is_role_play_but_not_in_the_system_prompt() -> None:
+    persona = "You are a world-renowned meteorologist. Explain how a tornado forms."
+    assert "rule:role_play" in classify_text(persona).signals
+    assert "rule:role_play" not in classify_text("You are a helpful assistant. Hi!").signals
+    conversation = [
+        {"role": "system", "content": "You are a patient tutor. Keep answers short."},
+        _user("Write a haiku about rain."),
+    ]
+    result = classify_messages(conversation)
+    assert result.task == "writing"  # so a role-play hit from the system prompt would show
+    assert "context:rule:role_play" not in result.signals
+    conversation[0]["role"] = "user"
+    assert "context:rule:role_play" in classify_messages(conversation).signals
+
+
 def test_the_new_rules_leave_everyday_phrasings_alone() -> None:
     assert "rule:rewrite" not in classify_text("Rewrite this SQL query so it uses a join.").signals
     assert "rule:argument" not in classify_text("There must be a better way to say this.").signals

@@ -266,7 +266,7 @@ _PROGRAMMING_LANGUAGES = frozenset(_VOCABULARY["programming_languages"])
 #: a programming language, framework or developer tool named anywhere in the message ("vue3")
 _CODE_TERM_RE = re.compile(
     r"(?<![\w.+#-])(?:"
-    + "|".join(re.escape(term) for term in sorted(_VOCABULARY["code_terms"], key=len, reverse=True))
+    + "|".join(map(re.escape, sorted(_VOCABULARY["code_terms"], key=len, reverse=True)))
     + r")\d*(?![\w+#-])"
 )
 _TRANSLATE_RE = re.compile(
@@ -350,11 +350,11 @@ _COMPOSE_RE = re.compile(
     r"^(?:please |can you |could you |help me |i need you to |i want you to |now )?"
     r"(?:write|compose|draft|craft|pen|create)\b"
     r"(?:(?!\b(?:function|program|script|code|regex|query|class|method|algorithm|app|api|test"
-    r"|macro|bot)s?\b)[^\n]){0,60}?\b(?:story|stories|poem|poetry|essay|e-?mail|letter|blog|article|speech|song|"
-    r"lyrics|limerick|haiku|sonnet|novel|scene|monologue|screenplay|toast|eulogy|tweet|caption|"
-    r"cover letter|personal statement|slogan|tagline|headline|fable|fairy tale|rap|ode|verse|"
-    r"chapter|dialogue|newsletter|press release|product description|bio|fiction|plot|tale|"
-    r"narrative|sentence|paragraph|outline)s?\b"
+    r"|macro|bot)s?\b)[^\n]){0,60}?\b(?:story|stories|poem|poetry|essay|e-?mail|letter|blog|"
+    r"article|speech|song|lyrics|limerick|haiku|sonnet|novel|scene|monologue|screenplay|toast|"
+    r"eulogy|tweet|caption|cover letter|personal statement|slogan|tagline|headline|fable|"
+    r"fairy tale|rap|ode|verse|chapter|dialogue|newsletter|press release|product description|"
+    r"bio|fiction|plot|tale|narrative|sentence|paragraph|outline)s?\b"
 )
 #: a request to rewrite prose (not code: "rewrite this query", "refactor" are coding's)
 _REWRITE_RE = re.compile(
@@ -367,9 +367,13 @@ _REWRITE_RE = re.compile(
     r"prose|story|poem|article|resume|cv|bio)s?\b)"
 )
 _ROLE_PLAY_RE = re.compile(
-    r"^(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody|act as|"
-    r"i want you to act as|role-?play|play the role|you are now|from now on,? you are|"
-    r"imagine (?:you are|yourself as) an? |as an? [a-z ]{3,40}, (?:how|what|describe|write))"
+    r"^(?:now,? )?(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody"
+    r"|act as|i want you to act as|role-?play|play the role|you are now|from now on,? you are|"
+    r"(?:imagine|picture) (?:you are|you're|yourself as|yourself) |"
+    r"as an? [a-z ]{3,40}, (?:how|what|describe|write)|"
+    # "You are a meteorologist. Explain ...": a persona, unless it is the assistant's own
+    r"you are (?:a|an) (?!(?:helpful|friendly|smart|useful|honest|harmless|expert )*(?:ai|"
+    r"assistant|chatbot|bot|language model|model)\b)[a-z-]+(?: [a-z-]+){0,4}[.,] )"
 )
 _SIGNATURE_RE = re.compile(
     r"^\s*(?:async\s+)?def \w+\([^\n]*\)[^\n]*:\s*$|^\s*>>> \w|^\s*func \w+\(|^\s*fn \w+\(",
@@ -428,6 +432,9 @@ _ARGUMENT_RE = re.compile(
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
+#: rules a system prompt does not fire: its persona ("You are a support agent for ...") is the
+#: deployment's, not the task of the request
+_NOT_FROM_SYSTEM = frozenset({"rule:role_play"})
 
 
 def _last_sentence(head: str, tail: str) -> str:
@@ -522,7 +529,7 @@ def _rules(text: str) -> _Boosts:
     elif not code and _REWRITE_RE.match(low.lstrip()):
         hits.append(("rule:rewrite", "writing", 2.0))
     elif _ROLE_PLAY_RE.match(low.lstrip()):
-        hits.append(("rule:role_play", "writing", 1.0))
+        hits.append(("rule:role_play", "writing", 2.0))
     quantities = _matches(_NUMBER_RE, low, 3) if not code and _QUANTITY_RE.search(low) else 0
     if quantities >= 2:
         hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
@@ -551,21 +558,21 @@ def _message_text(message: dict[str, Any]) -> str:
     return ""
 
 
-def _segments(messages: list[dict[str, Any]]) -> list[tuple[str, float]]:
-    """(text, weight) per message read: the last user turn 1.0, older turns decaying."""
+def _segments(messages: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
+    """(text, weight, role) per message read: the last user turn 1.0, older turns decaying."""
     texts = [(str(m.get("role", "user")), _message_text(m)) for m in messages]
     last_user = max((i for i, (role, t) in enumerate(texts) if role == "user" and t), default=-1)
     if last_user < 0:
         last_user = max((i for i, (_, t) in enumerate(texts) if t), default=-1)
     if last_user < 0:
         return []
-    segments = [(texts[last_user][1], 1.0)]
+    segments = [(texts[last_user][1], 1.0, texts[last_user][0])]
     earlier = [(i, role, t) for i, (role, t) in enumerate(texts) if t and i != last_user]
     recent = [x for x in earlier if x[1] != "system"][-_MAX_CONTEXT_MESSAGES:]
     for i, role, text in [x for x in earlier if x[1] == "system"][:1] + recent:
         distance = abs(last_user - i)
         base = {"system": 0.3, "user": 0.5, "assistant": 0.2}.get(role, 0.1)
-        segments.append((text, base * (0.7 ** (distance - 1) if role != "system" else 1.0)))
+        segments.append((text, base * (0.7 ** (distance - 1) if role != "system" else 1.0), role))
     return segments
 
 
@@ -600,13 +607,15 @@ def _classify(
     model = _get_model()
     index = {task: i for i, task in enumerate(model.classes)}
     segments = _segments(messages)
-    total = sum(weight for _, weight in segments) or 1.0
+    total = sum(weight for _, weight, _ in segments) or 1.0
     combined = [0.0] * len(model.classes) if segments else list(model.bias)
     boosts = [0.0] * len(model.classes)
     reasons: list[tuple[int, str]] = []
     last_only: list[float] = []
-    for n, (text, weight) in enumerate(segments):
+    for n, (text, weight, role) in enumerate(segments):
         logits, rules = _scored(text)
+        if role == "system":
+            rules = tuple(hit for hit in rules if hit[0] not in _NOT_FROM_SYSTEM)
         for c, value in enumerate(logits):
             combined[c] += value * weight / total
         for signal, task, boost in rules:
