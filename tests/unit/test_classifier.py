@@ -127,6 +127,17 @@ def test_a_question_then_the_passage_it_is_about_is_extraction() -> None:
     assert "rule:question_on_text" in result.signals
 
 
+def test_a_question_that_points_at_the_text_it_comes_with_is_extraction() -> None:
+    passage = " ".join(["Finland joined the Partnership for Peace programme in 1994."] * 8)
+    text = "Given this paragraph about Finland, when did it start relations with NATO?\n\n"
+    result = classify_text(text + passage)
+    assert result.task == "extraction"
+    assert "rule:about_given_text" in result.signals
+    # with no text to point at, "evidence from the text" is about a known work
+    known = "What does the green light mean in The Great Gatsby? Give evidence from the text."
+    assert "rule:about_given_text" not in classify_text(known).signals
+
+
 def test_writing_from_a_summary_is_not_summarization() -> None:
     text = (
         "Write an expanded news article with plausible details from the following summary: "

@@ -330,6 +330,13 @@ _LABEL_RE = re.compile(
     r"|is (?:this|the) (?:product )?(?:review|tweet|comment|text|message|email) (?:positive|"
     r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy))"
 )
+#: a request that points at the text it comes with ("given this paragraph about ...",
+#: "according to the passage"): an answer out of a given text, extraction
+_GROUNDED_RE = re.compile(
+    r"\b(?:given|using|from|based on|according to|referring to|with reference to) (?:a |an |the "
+    r"|this |these |that |following )*(?:reference |provided |above |below |given )?(?:text|"
+    r"paragraph|passage|article|document|excerpt)s?\b"
+)
 #: a summary given as the material to write from ("an article from the following summary")
 _FROM_SUMMARY_RE = re.compile(
     r"\b(?:from|based on|using|given|expand(?:ing)?|match(?:es|ing)?|fits?) "
@@ -520,6 +527,8 @@ def _rules(text: str) -> _Boosts:
     if extract:
         structured = _STRUCTURE_RE.search(low) or _STRUCTURE_RE.search(tail)
         hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
+    if len(text) > _PASSAGE_CHARS + _QUESTION_CHARS and _GROUNDED_RE.search(low):  # text given
+        hits.append(("rule:about_given_text", "extraction", 1.5))
     if _asks_about_passage(text):
         hits.append(("rule:question_on_text", "extraction", 1.5))
     if _LABEL_RE.search(low) or _LABEL_RE.search(tail):
