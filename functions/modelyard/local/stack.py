@@ -40,8 +40,20 @@ class ServerThread:
     def __init__(self, app: Any, port: int, log_level: str = "warning") -> None:
         import uvicorn
 
+        from modelyard.providers.http import LIMITS
+
+        # Idle connections outlive the gateway pool's keep-alive expiry, so a pooled connection
+        # is never closed under a request here (uvicorn's default is 5 s: a request that reused
+        # a connection at that moment failed as connection_error and was retried, and a test
+        # that counts attempts saw one more; resets have their own chaos tests).
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level=log_level, lifespan="off", access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level=log_level,
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=int(LIMITS.keepalive_expiry or 0) + 15,
         )
         self.server = uvicorn.Server(config)
         self.port = port
