@@ -83,6 +83,14 @@ def test_a_word_problem_with_spelled_out_numbers_is_math() -> None:
     assert "rule:word_problem" in result.signals
 
 
+def test_more_question_forms_ask_for_a_quantity() -> None:
+    problem = "Mabel lives 4500 steps east of school and Helen 3/4 as far west. "
+    assert "rule:word_problem" in classify_text(problem + "What's the total number?").signals
+    assert "rule:word_problem" in classify_text(problem + "How high is that?").signals
+    versions = classify_text("What is the difference between Python 2 and 3?")
+    assert "rule:word_problem" not in versions.signals
+
+
 def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
     riddle = "I have hands that wave at you, though I never say goodbye. What am I?"
     assert "rule:puzzle" in classify_text(riddle).signals

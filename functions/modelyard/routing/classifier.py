@@ -391,10 +391,12 @@ _DATA_STRUCTURE_RE = re.compile(
     r"|subarray|substring|hash ?map|time complexity|big-?o|o\(n(?: log n)?\))"
 )
 _QUANTITY_RE = re.compile(
-    r"\bhow (?:many|much|long|far|old|tall|fast)\b|\bwhat (?:is|was|are|were) (?:the |their |his |"
-    r"her )?(?:total|sum|average|percentage|probability|area|cost|price|value|combined|difference"
-    r"|ratio)\b|\bwhat (?:percent\w*|fraction|proportion)\b|\bcalculate\b|\bcompute\b"
-    r"|\bin (?:total|all)\b|\baltogether\b"
+    r"\bhow (?:many|much|long|far|old|tall|fast|high|heavy|big|wide|deep)\b|\bwhat(?:'s| is| was"
+    r"| are| were) (?:the |their |his |her |its )?(?:new |final |original |maximum |minimum "
+    r"|net )?(?:total|sum|average|percentage|probability|area|cost|price|value|combined|"
+    r"difference(?! between)|ratio|number|amount|distance|speed|rate|weight|height|length|"
+    r"volume|perimeter|profit|score)\b|\bwhat (?:percent\w*|fraction|proportion)\b|\bcalculate\b"
+    r"|\bcompute\b|\bin (?:total|all)\b|\baltogether\b"
 )
 #: quantities in a word problem: figures, and the number words that GSM8K-style problems spell out
 _NUMBER_RE = re.compile(
