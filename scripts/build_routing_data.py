@@ -518,6 +518,20 @@ def _table_row(name: str, spec: dict[str, Any], rows: list[dict[str, str]]) -> s
     return f"| `{name}` | {spec['repo']} @ {spec['commit'][:7]} | {len(rows):,} | {classes} |"
 
 
+def rebuild_one(mirror: Path, name: str, spec: dict[str, Any]) -> list[dict[str, str]]:
+    """One training source, deduplicated against every file already written."""
+    out = DATA / "train" / "public" / f"{name}.jsonl"
+    seen = {
+        normalise(json.loads(line)["prompt"])
+        for path in sorted(DATA.rglob("*.jsonl"))
+        if path != out
+        for line in _records(path.read_text(encoding="utf-8"))
+    }
+    rows = build_source(mirror, name, spec, seen)
+    write_jsonl(out, rows)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
@@ -531,15 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     header = "| {} | repository @ commit | rows | classes |\n|---|---|---|---|"
     if args.only:
         spec = config["train"][args.only]
-        out = DATA / "train" / "public" / f"{args.only}.jsonl"
-        seen = {
-            normalise(json.loads(line)["prompt"])
-            for path in sorted(DATA.rglob("*.jsonl"))
-            if path != out
-            for line in _records(path.read_text(encoding="utf-8"))
-        }
-        rows = build_source(args.mirror, args.only, spec, seen)
-        write_jsonl(out, rows)
+        rows = rebuild_one(args.mirror, args.only, spec)
         print(header.format("source") + "\n" + _table_row(args.only, spec, rows))
         return 0
 
