@@ -196,7 +196,7 @@ def _interleave(rows: tuple[array, ...]) -> bytes:
     """Class-major int8 rows as bucket-major little-endian lanes of weight + 128."""
     lane = _LANE_BITS // 8
     stride = lane * len(rows)
-    packed = bytearray(stride * len(rows[0]) if rows else 0)
+    packed = bytearray(stride * len(rows[0]))
     to_unsigned = bytes((i + 128) % 256 for i in range(256))  # int8 byte -> weight + 128
     for c, row in enumerate(rows):
         packed[c * lane :: stride] = row.tobytes().translate(to_unsigned)
