@@ -7,7 +7,7 @@ read, its licence and how a row gets its task label. The snapshots are read with
 ``git --git-dir <mirror>/<owner>+<name>/repo show <commit>:<path>`` (the search tool's
 ``fetch`` brings them in), so the output depends only on those commits: fixed order, fixed
 seed. Writes ``data/routing/train/public/<source>.jsonl`` and
-``data/routing/eval/benchmarks.jsonl``, and prints the tables of SOURCES.md. Training rows
+``data/routing/eval/benchmarks.jsonl`` (plus one file per "blind" benchmark), and prints the tables of SOURCES.md. Training rows
 that repeat a benchmark or evaluation prompt are dropped. Some sources are sentences or
 records rather than requests (Tatoeba, DailyDialog in other languages, WNUT17, DialogSum,
 HumanEval); those are wrapped in a request phrasing drawn from ``data/routing/wrappers.json``,
@@ -313,6 +313,17 @@ def read_humaneval(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> 
         yield prompt, spec["task"], row["task_id"]
 
 
+def read_bbh(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """BIG-Bench Hard: a task per file; the file name is the task, mapped by the rules."""
+    for name in snap.listdir(spec["path"]):
+        task = _label(spec["rules"], name)
+        if task is None:
+            continue
+        examples = json.loads(snap.text(f"{spec['path']}/{name}"))["examples"]
+        for i in sorted(rng.sample(range(len(examples)), min(spec["per_file"], len(examples)))):
+            yield examples[i]["input"], task, f"{name}:{i}"
+
+
 def _with_choices(question: str, choices: list[str], rng: random.Random) -> str:
     """A multiple-choice question as a user asks it: half the time with its options listed."""
     if not choices or rng.random() < 0.5:
@@ -557,6 +568,10 @@ def main(argv: list[str] | None = None) -> int:
         benchmarks.extend(rows)
         print(_table_row(name, spec, rows))
     write_jsonl(DATA / "eval" / "benchmarks.jsonl", benchmarks)
+    for name, spec in config["blind"].items():  # evaluation only, kept apart from the above
+        rows = build_source(args.mirror, name, spec, seen)
+        write_jsonl(DATA / "eval" / f"{name}.jsonl", [r | {"canary": spec["canary"]} for r in rows])
+        print(_table_row(name, spec, rows))
     for held in ("arena_hard_labelled.jsonl", "labelled.jsonl"):
         for line in _records((DATA / "eval" / held).read_text(encoding="utf-8")):
             seen.add(normalise(json.loads(line)["prompt"]))

@@ -65,7 +65,7 @@ def test_every_class_comes_from_at_least_two_public_sources() -> None:
 
 def test_no_benchmark_or_evaluation_prompt_is_trained_on() -> None:
     trained = {_normal(e.prompt) for e in training.load_examples(TRAIN)}
-    for name in ("benchmarks.jsonl", "arena_hard_labelled.jsonl", "labelled.jsonl"):
+    for name in ("benchmarks.jsonl", "bbh.jsonl", "arena_hard_labelled.jsonl", "labelled.jsonl"):
         leaked = [r["prompt"][:60] for r in _rows(EVAL / name) if _normal(r["prompt"]) in trained]
         assert not leaked, (name, leaked[:3])
 
@@ -76,6 +76,14 @@ def test_benchmark_sources_are_the_ones_we_must_never_train_on() -> None:
         "math-competition-test", "gsm8k-test", "logiqa2-dev",
     }  # fmt: skip
     assert not set(SOURCES["benchmarks"]) & set(SOURCES["train"])
+    assert not set(SOURCES["blind"]) & set(SOURCES["train"])
+
+
+def test_a_blind_benchmark_carries_its_canary_on_every_row() -> None:
+    """BIG-Bench asks that its data never reach a training corpus: every row says so."""
+    for name, spec in SOURCES["blind"].items():
+        rows = _rows(EVAL / f"{name}.jsonl")
+        assert rows and all(r["canary"] == spec["canary"] for r in rows)
 
 
 # ------------------------------------------------------------------ the failure kinds
