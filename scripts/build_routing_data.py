@@ -6,12 +6,12 @@ Each source in ``data/routing/sources.json`` names a public GitHub repository, t
 read, its licence and how a row gets its task label. The snapshots are read with
 ``git --git-dir <mirror>/<owner>+<name>/repo show <commit>:<path>`` (the search tool's
 ``fetch`` brings them in), so the output depends only on those commits: fixed order, fixed
-seed. Writes ``data/routing/train/public/<source>.jsonl`` and
-``data/routing/eval/benchmarks.jsonl`` (plus one file per "blind" benchmark), and prints the tables of SOURCES.md. Training rows
-that repeat a benchmark or evaluation prompt are dropped. Some sources are sentences or
-records rather than requests (Tatoeba, DailyDialog in other languages, WNUT17, DialogSum,
-HumanEval); those are wrapped in a request phrasing drawn from ``data/routing/wrappers.json``,
-and SOURCES.md says which.
+seed. Writes ``data/routing/train/public/<source>.jsonl``,
+``data/routing/eval/benchmarks.jsonl`` and one file per "blind" benchmark, and prints the
+tables of SOURCES.md. Training rows that repeat a benchmark or evaluation prompt are
+dropped. Some sources are sentences or records rather than requests (Tatoeba, DailyDialog in
+other languages, WNUT17, DialogSum, HumanEval); those are wrapped in a request phrasing
+drawn from ``data/routing/wrappers.json``, and SOURCES.md says which.
 """
 
 from __future__ import annotations
