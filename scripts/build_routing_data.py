@@ -406,6 +406,11 @@ def read_counsel_chat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) 
         yield text, spec["task"], f"{spec['path']}:{row['questionID']}"
 
 
+def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(spec["path"])))):
+        yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
+
+
 def read_logiqa(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     """LogiQA 2.0: a passage, a question about its logic, four options."""
     for line in _records(snap.text(spec["path"])):

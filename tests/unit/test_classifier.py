@@ -210,6 +210,29 @@ def test_a_persona_in_the_request_is_role_play_but_not_in_the_system_prompt() ->
     assert "context:rule:role_play" in classify_messages(conversation).signals
 
 
+def test_a_story_premise_is_writing_but_a_given_story_is_not() -> None:
+    for text in (
+        "[WP] Every lie you tell becomes true for exactly one hour.",
+        "Writing prompt: the last lighthouse keeper on Earth receives a letter.",
+        "Give me the opening line of a novel set on a generation ship.",
+    ):
+        assert "rule:story_premise" in classify_text(text).signals, text
+    given = "Here's a short story: Ann runs faster than Bob. Who reaches the gate first?"
+    assert "rule:story_premise" not in classify_text(given).signals
+
+
+def test_a_decision_between_courses_of_action_is_reasoning() -> None:
+    for text in (
+        "Should I accept the job offer in Berlin, or stay where I am and ask for a raise?",
+        "Is it better to pay off my student loan early or invest the money?",
+        "What are the pros and cons of moving to a four-day week for a small team?",
+    ):
+        result = classify_text(text)
+        assert "rule:decision" in result.signals, text
+    assert "rule:decision" not in classify_text("Should I use React or Vue for this app?").signals
+    assert "rule:decision" not in classify_text("Should I bring an umbrella today?").signals
+
+
 def test_the_new_rules_leave_everyday_phrasings_alone() -> None:
     assert "rule:rewrite" not in classify_text("Rewrite this SQL query so it uses a join.").signals
     assert "rule:argument" not in classify_text("There must be a better way to say this.").signals

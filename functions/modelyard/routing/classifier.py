@@ -382,6 +382,14 @@ _ROLE_PLAY_RE = re.compile(
     r"you are (?:a|an) (?!(?:helpful|friendly|smart|useful|honest|harmless|expert )*(?:ai|"
     r"assistant|chatbot|bot|language model|model)\b)[a-z-]+(?: [a-z-]+){0,4}[.,] )"
 )
+#: a premise offered for fiction, as writers share them ("[WP] ...", "Writing prompt: ..."),
+#: not a story that is given ("Here's a short story: ...", "the following short story")
+_STORY_PREMISE_RE = re.compile(
+    r"\[wp\]|(?<!here's a )(?<!here is a )(?<!following )(?<!this )(?<!the )\bshort story\b|"
+    r"\b(?:writing prompt|flash fiction|fan ?fic(?:tion)?|piece of fiction|"
+    r"(?:opening|first) (?:line|lines|sentence|scene|paragraph|chapter)s? (?:of|for|to) (?:a|an|my|"
+    r"the|your) (?:short |new )?(?:story|novel|book|tale))\b"
+)
 _SIGNATURE_RE = re.compile(
     r"^\s*(?:async\s+)?def \w+\([^\n]*\)[^\n]*:\s*$|^\s*>>> \w|^\s*func \w+\(|^\s*fn \w+\(",
     re.MULTILINE,
@@ -411,6 +419,13 @@ _PUZZLE_RE = re.compile(
     # riddle forms: "what has keys but ...", "the more you take, the more you leave behind"
     r"what (?:has|have|can|goes|runs|gets)\b[^?.\n]{1,60}\b(?:but|yet)|"
     r"the (?:more|less)\b[^?.\n]{1,40}\bthe (?:more|less))\b"
+)
+#: a decision between courses of action: "should I take the job or stay?", trade-offs
+_DECISION_RE = re.compile(
+    r"\bshould (?:i|you|we|he|she|they)\b[^?\n]{2,200}?\bor\b[^?\n]{1,200}\?|\bis it (?:better|"
+    r"wiser|smarter) to\b|\bpros and cons\b|\bwhich (?:option|choice|one) (?:is|would be) (?:the )?"
+    r"(?:better|best|wiser)\b|\btrade-?offs? (?:between|of|involved)\b"
+    r"|\bweigh (?:the|my|your) options\b"
 )
 #: the question stems of argument analysis and deduction (LSAT, civil-service logic tests, "is
 #: the conclusion true, false or uncertain"), which follow a passage on any subject
@@ -495,7 +510,8 @@ def _rules(text: str) -> _Boosts:
     if _matches(_CODE_TOKEN_RE, head, 2) == 2:
         hits.append(("rule:code_tokens", "coding", 1.0))
         code = True
-    if not code and _CODE_TERM_RE.search(low):
+    term = not code and _CODE_TERM_RE.search(low)
+    if term:
         hits.append(("rule:code_term", "coding", 1.0))
 
     for match in _TRANSLATE_RE.finditer(low[:400]):
@@ -541,6 +557,8 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:rewrite", "writing", 2.0))
     elif _ROLE_PLAY_RE.match(low.lstrip()):
         hits.append(("rule:role_play", "writing", 2.0))
+    elif not summary and _STORY_PREMISE_RE.search(low):
+        hits.append(("rule:story_premise", "writing", 1.5))
     quantities = _matches(_NUMBER_RE, low, 3) if not code and _QUANTITY_RE.search(low) else 0
     if quantities >= 2:
         hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
@@ -548,6 +566,8 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:puzzle", "reasoning", 2.5))
     if _ARGUMENT_RE.search(low) or _ARGUMENT_RE.search(tail):
         hits.append(("rule:argument", "reasoning", 2.0))
+    if not (code or term) and (_DECISION_RE.search(low) or _DECISION_RE.search(tail)):
+        hits.append(("rule:decision", "reasoning", 1.5))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
     return hits
