@@ -146,6 +146,13 @@ def test_a_question_that_points_at_the_text_it_comes_with_is_extraction() -> Non
     assert "rule:about_given_text" not in classify_text(known).signals
 
 
+def test_a_question_worded_without_a_question_mark_before_its_passage_is_about_it() -> None:
+    passage = " ".join(["Reno is a city in the northwest of the U.S. state of Nevada."] * 6)
+    assert "rule:question_on_text" in classify_text("Tell me about Reno\n\n" + passage).signals
+    poem = "Write a poem about Reno\n\n" + passage
+    assert "rule:question_on_text" not in classify_text(poem).signals
+
+
 def test_writing_from_a_summary_is_not_summarization() -> None:
     text = (
         "Write an expanded news article with plausible details from the following summary: "
@@ -198,6 +205,8 @@ def test_a_program_that_handles_prose_is_not_a_request_to_compose() -> None:
 def test_a_persona_in_the_request_is_role_play_but_not_in_the_system_prompt() -> None:
     persona = "You are a world-renowned meteorologist. Explain how a tornado forms."
     assert "rule:role_play" in classify_text(persona).signals
+    longer = "You are an archaeologist who specializes in ancient civilizations. Describe Ur."
+    assert "rule:role_play" in classify_text(longer).signals
     assert "rule:role_play" not in classify_text("You are a helpful assistant. Hi!").signals
     conversation = [
         {"role": "system", "content": "You are a patient tutor. Keep answers short."},
@@ -226,9 +235,13 @@ def test_a_decision_between_courses_of_action_is_reasoning() -> None:
         "Should I accept the job offer in Berlin, or stay where I am and ask for a raise?",
         "Is it better to pay off my student loan early or invest the money?",
         "What are the pros and cons of moving to a four-day week for a small team?",
+        "You are a nurse on a night shift and notice that a colleague has been taking home "
+        "painkillers from the ward. She is a single mother and says it was a mistake. "
+        "Should you report her to the hospital?",
     ):
         result = classify_text(text)
         assert "rule:decision" in result.signals, text
+        assert "rule:role_play" not in result.signals  # the situation is the reader's, not a role
     assert "rule:decision" not in classify_text("Should I use React or Vue for this app?").signals
     assert "rule:decision" not in classify_text("Should I bring an umbrella today?").signals
 

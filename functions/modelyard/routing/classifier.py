@@ -79,6 +79,11 @@ _RULE_TAIL_CHARS = 300  # ... or at its end, after a pasted text ("... TL;DR", "
 _QUESTION_CHARS = 200  # a question on a first line this short, then a passage ...
 _PASSAGE_CHARS = 300  # ... of at least this many characters: a question about the passage
 
+_QUESTION_WORD_RE = re.compile(
+    r"(?:what|who|whom|whose|where|when|which|why|how|is|are|was|were|do|does|did|can|could"
+    r"|tell me)\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?:])\s+")
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _DIGITS = str.maketrans("0123456789", "0000000000")
@@ -380,7 +385,7 @@ _ROLE_PLAY_RE = re.compile(
     r"as an? [a-z ]{3,40}, (?:how|what|describe|write)|"
     # "You are a meteorologist. Explain ...": a persona, unless it is the assistant's own
     r"you are (?:a|an) (?!(?:helpful|friendly|smart|useful|honest|harmless|expert )*(?:ai|"
-    r"assistant|chatbot|bot|language model|model)\b)[a-z-]+(?: [a-z-]+){0,4}[.,] )"
+    r"assistant|chatbot|bot|language model|model)\b)[a-z-]+(?: [a-z-]+){0,8}[.,] )"
 )
 #: a premise offered for fiction, as writers share them ("[WP] ...", "Writing prompt: ..."),
 #: not a story that is given ("Here's a short story: ...", "the following short story")
@@ -427,6 +432,12 @@ _DECISION_RE = re.compile(
     r"(?:better|best|wiser)\b|\btrade-?offs? (?:between|of|involved)\b"
     r"|\bweigh (?:the|my|your) options\b"
 )
+#: ... or a situation told, then the choice asked at its end ("... Should John tell her?")
+_DECISION_AT_END_RE = re.compile(
+    r"(?:^|[.!?]\s+)(?:should (?:i|you|we|he|she|they|the \w+|[a-z]+)\b[^?\n]{3,200}\?"
+    r"|do (?:you|i)\b[^?\n]{3,200}\bor\b[^?\n]{2,200}\?)\s*$"
+)
+_SITUATION_CHARS = 150  # told before a choice at the end, a situation makes it a decision
 #: the question stems of argument analysis and deduction (LSAT, civil-service logic tests, "is
 #: the conclusion true, false or uncertain"), which follow a passage on any subject
 _ARGUMENT_RE = re.compile(
@@ -467,12 +478,14 @@ def _last_sentence(head: str, tail: str) -> str:
 
 
 def _asks_about_passage(text: str) -> bool:
-    """A short question on its first line, then the passage it is about."""
+    """A short question on its first line ("Who founded Novartis?", "Tell me about Reno"),
+    then the passage it is about."""
     newline = text.find("\n", 0, _QUESTION_CHARS + 1)
     passage = text[newline + 1 : newline + 1 + _PASSAGE_CHARS]
+    first = text[:newline].rstrip()
     return (
         newline > 0
-        and text[:newline].rstrip().endswith("?")
+        and (first.endswith("?") or _QUESTION_WORD_RE.match(first) is not None)
         and len(passage) == _PASSAGE_CHARS
         and not passage.isspace()
     )
@@ -551,11 +564,16 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:question_on_text", "extraction", 1.5))
     if _LABEL_RE.search(low) or _LABEL_RE.search(tail):
         hits.append(("rule:label_text", "extraction", 2.0))
+    decision = not (code or term) and bool(
+        _DECISION_RE.search(low)
+        or _DECISION_RE.search(tail)
+        or (len(text) > _SITUATION_CHARS and _DECISION_AT_END_RE.search(text[-400:].lower()))
+    )
     if _COMPOSE_RE.match(low.lstrip()) or _COMPOSE_RE.match(_last_sentence(low, tail)):
         hits.append(("rule:compose", "writing", 2.0))
     elif not code and _REWRITE_RE.match(low.lstrip()):
         hits.append(("rule:rewrite", "writing", 2.0))
-    elif _ROLE_PLAY_RE.match(low.lstrip()):
+    elif not decision and _ROLE_PLAY_RE.match(low.lstrip()):  # "You are a doctor. Should you"
         hits.append(("rule:role_play", "writing", 2.0))
     elif not summary and _STORY_PREMISE_RE.search(low):
         hits.append(("rule:story_premise", "writing", 1.5))
@@ -566,7 +584,7 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:puzzle", "reasoning", 2.5))
     if _ARGUMENT_RE.search(low) or _ARGUMENT_RE.search(tail):
         hits.append(("rule:argument", "reasoning", 2.0))
-    if not (code or term) and (_DECISION_RE.search(low) or _DECISION_RE.search(tail)):
+    if decision:
         hits.append(("rule:decision", "reasoning", 1.5))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
