@@ -390,8 +390,9 @@ _ROLE_PLAY_RE = re.compile(
 #: a premise offered for fiction, as writers share them ("[WP] ...", "Writing prompt: ..."),
 #: not a story that is given ("Here's a short story: ...", "the following short story")
 _STORY_PREMISE_RE = re.compile(
-    r"\[wp\]|(?<!here's a )(?<!here is a )(?<!following )(?<!this )(?<!the )\bshort story\b|"
-    r"\b(?:writing prompt|flash fiction|fan ?fic(?:tion)?|piece of fiction|"
+    r"\[wp\]|\b(?:short story(?<!here's a short story)(?<!here is a short story)"
+    r"(?<!following short story)(?<!this short story)(?<!the short story)|writing prompt|"
+    r"flash fiction|fan ?fic(?:tion)?|piece of fiction|"
     r"(?:opening|first) (?:line|lines|sentence|scene|paragraph|chapter)s? (?:of|for|to) (?:a|an|my|"
     r"the|your) (?:short |new )?(?:story|novel|book|tale))\b"
 )
