@@ -200,6 +200,8 @@ def test_a_program_that_handles_prose_is_not_a_request_to_compose() -> None:
     assert "rule:compose" not in signals
     story = classify_text("Write a story about a programmer who writes a function.")
     assert "rule:compose" in story.signals
+    opinion = classify_text("Write an opinion piece on remote work. Argue both sides.")
+    assert "rule:compose" in opinion.signals
 
 
 def test_a_persona_in_the_request_is_role_play_but_not_in_the_system_prompt() -> None:

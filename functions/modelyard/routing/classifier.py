@@ -366,7 +366,7 @@ _COMPOSE_RE = re.compile(
     r"article|speech|song|lyrics|limerick|haiku|sonnet|novel|scene|monologue|screenplay|toast|"
     r"eulogy|tweet|caption|cover letter|personal statement|slogan|tagline|headline|fable|"
     r"fairy tale|rap|ode|verse|chapter|dialogue|newsletter|press release|product description|"
-    r"bio|fiction|plot|tale|narrative|sentence|paragraph|outline)s?\b"
+    r"bio|fiction|plot|tale|narrative|sentence|paragraph|outline|piece|op-?ed|editorial)s?\b"
 )
 #: a request to rewrite prose (not code: "rewrite this query", "refactor" are coding's)
 _REWRITE_RE = re.compile(
