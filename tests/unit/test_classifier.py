@@ -126,6 +126,9 @@ def test_labelling_a_given_text_is_extraction() -> None:
     result = classify_text(review)
     assert result.task == "extraction"
     assert "rule:label_text" in result.signals
+    rating = "Review: Cold fries, rude staff, forty minutes late.\nWhat star rating fits it?"
+    assert "rule:label_text" in classify_text(rating).signals
+    assert "rule:label_text" not in classify_text("Rate my chances of getting in.").signals
 
 
 def test_a_question_then_the_passage_it_is_about_is_extraction() -> None:

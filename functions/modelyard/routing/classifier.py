@@ -333,7 +333,11 @@ _LABEL_RE = re.compile(
     r"\b(?:(?:positive|negative) or (?:negative|positive|neutral)|what (?:is the )?sentiment"
     r"|sentiment (?:of|expressed|does)|which (?:category|section|topic|label) (?:does|would|best)"
     r"|is (?:this|the) (?:product )?(?:review|tweet|comment|text|message|email) (?:positive|"
-    r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy))"
+    r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy)"
+    # a rating or a type asked of a given text
+    r"|what label best describes|(?:star|★)[- ]?rating|rat(?:e|ing) (?:of |for )?th(?:is|e) "
+    r"(?:review|comment|tweet|product|app)|review (?:score|rating|stars)|(?:my|the) rating "
+    r"(?:is|for)|what (?:is this|does this) question ask)"
 )
 #: a request that points at the text it comes with ("given this paragraph about ...",
 #: "according to the passage"): an answer out of a given text, extraction
