@@ -123,8 +123,9 @@ def read_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iter
 
 
 def read_json_list(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    fields = spec.get("fields", [spec.get("field")])  # several fields are joined by a space
     for i, row in enumerate(json.loads(snap.text(spec["path"]))):
-        yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
+        yield " ".join(row[f].strip() for f in fields), spec["task"], f"{spec['path']}:{i}"
 
 
 def read_wrapped_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
@@ -484,6 +485,59 @@ def read_topical_chat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) 
         for key, conversation in sorted(json.loads(snap.text(path)).items()):
             if conversation["content"]:
                 yield conversation["content"][0]["message"], spec["task"], f"{path}:{key}"
+
+
+def read_stepgame(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """StepGame: sentences placing objects relative to each other, then a question that takes
+    one to ten steps of spatial reasoning."""
+    for i, line in enumerate(_records(snap.text(spec["path"]))):
+        row = json.loads(line)
+        yield " ".join(row["story"]) + "\n" + row["question"], spec["task"], f"{spec['path']}:{i}"
+
+
+def read_tracie(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """TRACIE: a short story and a statement about when one event starts relative to another,
+    asked as whether the story implies it (each line is "event: ... story: ...\tanswer: ...")."""
+    wrappers = _wrappers(spec["wrapper"])
+    for i, line in enumerate(_records(snap.text(spec["path"]))):
+        event, _, story = line.split("\t")[0].removeprefix("event: ").partition(" story: ")
+        text = rng.choice(wrappers).format(event=" ".join(event.split()), story=story.strip())
+        yield text, spec["task"], f"{spec['path']}:{i}"
+
+
+def read_choice_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A JSON Lines file of questions with lettered options ("A)32400"), from every path."""
+    for path in spec["paths"]:
+        for i, line in enumerate(_records(snap.text(path))):
+            row = json.loads(line)
+            options = [re.sub(r"^[A-H]\)\s*", "", o) for o in row[spec["choices"]]]
+            yield _with_choices(row[spec["field"]], options, rng), spec["task"], f"{path}:{i}"
+
+
+def read_debugbench(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """DebugBench: a LeetCode problem and a solution with a bug planted in it, asked as a user
+    asks for a fix; the language is the file name's prefix (cpp, java, python3)."""
+    wrappers = _wrappers(spec["wrapper"])
+    languages = {"cpp": "C++", "java": "Java", "python3": "Python"}
+    for name in snap.listdir_recursive(spec["path"]):
+        language = languages[name.rsplit("/", 1)[-1].split("_", 1)[0]]
+        for i, row in enumerate(json.loads(snap.text(name))):
+            text = rng.choice(wrappers).format(
+                language=language,
+                description=row["description"].strip(),
+                code=row["buggy_code"].strip(),
+            )
+            yield text, spec["task"], f"{name}:{i}"
+
+
+def read_wrapped_lines(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """One request per line (nl2bash's descriptions of shell commands), wrapped in a phrasing;
+    a leading "(GNU specific)" note is dropped."""
+    wrappers = _wrappers(spec["wrapper"])
+    for i, line in enumerate(snap.text(spec["path"]).split("\n")):
+        text = re.sub(r"^\([A-Za-z]+ specific\)\s*", "", line.strip())
+        if text:
+            yield rng.choice(wrappers).format(text=text), spec["task"], f"{spec['path']}:{i}"
 
 
 READERS: dict[str, Reader] = {
