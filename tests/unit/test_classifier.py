@@ -367,9 +367,12 @@ def test_cached_word_scores_equal_scoring_every_feature() -> None:
     model = classifier._get_model()
     text = "Write a Rust function that merges two sorted vectors, then explain it."
     buckets = classifier.featurize(text)
+    shapes = classifier.shape_buckets(text)
     norm = len(buckets) ** -classifier.NORM_POWER
     expected = [
-        b + s * norm * sum(w[i] for i in buckets)
+        b
+        + s * norm * sum(w[i] for i in buckets)
+        + s * classifier.SHAPE_WEIGHT * sum(w[i] for i in shapes)
         for w, s, b in zip(model.weights, model.scale, model.bias, strict=True)
     ]
     assert model.logits(text) == pytest.approx(expected)
@@ -406,3 +409,12 @@ def test_arena_hard_prompts_labelled_blind_are_mostly_right() -> None:
     # Real user prompts (mostly coding), never trained on: accuracy 0.84, coding recall 0.90.
     assert report["accuracy"] >= 0.75
     assert report["per_class"]["coding"]["recall"] >= 0.8
+
+
+def test_shape_features_read_how_a_message_is_built_not_its_words() -> None:
+    shape = classifier.shape_buckets
+    assert shape("Is it raining?") == shape("Do cats purr?")  # same length, lines, ending
+    assert shape("Is it raining?") != shape("It is raining.")
+    passage = "The committee met on Tuesday. " * 30
+    assert shape(passage + "\nWhat did it decide?") != shape("What did it decide?")
+    assert shape("Add 12 and 30, then 7.") != shape("Add these, then those.")

@@ -95,7 +95,8 @@ def _features(text: str) -> list[int]:
 
 
 def feature_matrix(texts: Sequence[str]) -> Any:
-    """Sparse rows with the runtime's normalisation: counts / n_features ** NORM_POWER."""
+    """Sparse rows as the runtime scores them: counts / n_features ** NORM_POWER, plus the
+    shape features at SHAPE_WEIGHT each."""
     import numpy as np
     from scipy import sparse
 
@@ -105,8 +106,11 @@ def feature_matrix(texts: Sequence[str]) -> Any:
     for text in texts:
         counts = Counter(_features(text) or [0])
         norm = sum(counts.values()) ** -classifier.NORM_POWER
-        idx.extend(counts)
-        val.extend(c * norm for c in counts.values())
+        row = {bucket: c * norm for bucket, c in counts.items()}
+        for bucket in classifier.shape_buckets(text):  # not normalised: see SHAPE_WEIGHT
+            row[bucket] = row.get(bucket, 0.0) + classifier.SHAPE_WEIGHT
+        idx.extend(row)
+        val.extend(row.values())
         ptr.append(len(idx))
     shape = (len(texts), 1 << classifier.BUCKET_BITS)
     return sparse.csr_matrix((np.array(val), np.array(idx), np.array(ptr)), shape=shape)
