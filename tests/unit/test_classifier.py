@@ -418,3 +418,13 @@ def test_shape_features_read_how_a_message_is_built_not_its_words() -> None:
     passage = "The committee met on Tuesday. " * 30
     assert shape(passage + "\nWhat did it decide?") != shape("What did it decide?")
     assert shape("Add 12 and 30, then 7.") != shape("Add these, then those.")
+
+
+def test_finding_files_is_a_shell_task_not_an_extraction() -> None:
+    # NL2Bash held out: "find all files ..." fired the extraction rule's "find all"
+    assert classify_text("Find all files under /var/log modified in the last hour").task == "coding"
+    assert classify_text("find all directories in the current folder").task == "coding"
+    assert classify_text("Linux command to count the lines of every .py file").task == "coding"
+    assert classify_text("Find all the people named in this text: Bob met Alice.").task == (
+        "extraction"
+    )

@@ -356,9 +356,10 @@ _SUMMARY_RE = re.compile(
 )
 _EXTRACT_RE = re.compile(
     r"\b(?:extract\w*|pull (?:out|the)|parse|fill (?:in )?(?:this|the) schema|named entities"
-    r"|find (?:all|every)|list (?:all|every)|identify (?:all|the|every)|classify|categori[sz]e"
-    r"|tag each|label each)\b"
-)
+    r"|(?:find|list) (?:all|every)\b"
+    r"(?!\s+(?:the\s+)?(?:\S+\s+)?(?:files?|director(?:y|ies)|folders?)\b)"
+    r"|identify (?:all|the|every)|classify|categori[sz]e|tag each|label each)\b"
+)  # "find all files under /tmp" is a shell task, not a passage to pull items from
 #: a label asked for a given text (sentiment, topic, category): extraction, as the taxonomy says
 _LABEL_RE = re.compile(
     r"\b(?:(?:positive|negative) or (?:negative|positive|neutral)|what (?:is the )?sentiment"
