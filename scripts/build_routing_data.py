@@ -10,8 +10,9 @@ seed. Writes ``data/routing/train/public/<source>.jsonl``,
 ``data/routing/eval/benchmarks.jsonl`` and one file per "blind" benchmark, and prints the
 tables of SOURCES.md. Training rows that repeat a benchmark or evaluation prompt are
 dropped. Some sources are sentences or records rather than requests (Tatoeba, DailyDialog in
-other languages, WNUT17, DialogSum, HumanEval); those are wrapped in a request phrasing
-drawn from ``data/routing/wrappers.json``, and SOURCES.md says which.
+other languages, WNUT17, DialogSum, HumanEval, TRACIE, DebugBench, NL2Bash); those are
+wrapped in a request phrasing drawn from ``data/routing/wrappers.json``, and SOURCES.md says
+which.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def read_jsonl(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iter
 
 
 def read_json_list(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    fields = spec.get("fields", [spec.get("field")])  # several fields are joined by a space
+    fields = spec.get("fields") or [spec["field"]]  # several fields are joined by a space
     for i, row in enumerate(json.loads(snap.text(spec["path"]))):
         yield " ".join(row[f].strip() for f in fields), spec["task"], f"{spec['path']}:{i}"
 

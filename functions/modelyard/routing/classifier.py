@@ -153,9 +153,10 @@ def shape_buckets(text: str) -> list[int]:
     s = text.strip()
     end = s[-1:] if s[-1:] in "?.:!" else "-"
     figures = sum(1 for _ in _FIGURE_RUN_RE.finditer(s, 0, _SHAPE_FIGURE_CHARS))
+    newlines = min(s.count("\n"), 6)
     keys = (
         f"#len{_log2_bucket(len(s), 12)}",
-        f"#nl{min(s.count(chr(10)), 6)}",
+        f"#nl{newlines}",
         f"#end{end}",
         f"#fig{_log2_bucket(figures, 4)}",
     )
