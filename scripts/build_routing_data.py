@@ -452,12 +452,16 @@ def read_logicbench(snap: Snapshot, spec: dict[str, Any], rng: random.Random) ->
 
 
 def read_blocks(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """A text file of blank-line-separated entries (writing prompts), each wrapped in one of
-    `wrappers.json`'s request phrasings when the spec names a `wrapper`."""
+    """A text file of entries, blank-line-separated (writing prompts) or one a line with
+    `"per_line": true` (NL2Bash), each wrapped in one of `wrappers.json`'s request phrasings
+    when the spec names a `wrapper`; a `drop` regex is removed from each entry first (NL2Bash's
+    "(GNU specific)" notes)."""
     wrappers = _wrappers(spec["wrapper"]) if "wrapper" in spec else ["{text}"]
-    for i, block in enumerate(re.split(r"\n\s*\n", snap.text(spec["path"]))):
-        if block.strip():
-            text = rng.choice(wrappers).format(text=block.strip())
+    separator = "\n" if spec.get("per_line") else r"\n\s*\n"
+    for i, block in enumerate(re.split(separator, snap.text(spec["path"]))):
+        entry = re.sub(spec["drop"], "", block.strip()) if "drop" in spec else block.strip()
+        if entry:
+            text = rng.choice(wrappers).format(text=entry)
             yield text, spec["task"], f"{spec['path']}:{i}"
 
 
@@ -529,16 +533,6 @@ def read_debugbench(snap: Snapshot, spec: dict[str, Any], rng: random.Random) ->
                 code=row["buggy_code"].strip(),
             )
             yield text, spec["task"], f"{name}:{i}"
-
-
-def read_wrapped_lines(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """One request per line (nl2bash's descriptions of shell commands), wrapped in a phrasing;
-    a leading "(GNU specific)" note is dropped."""
-    wrappers = _wrappers(spec["wrapper"])
-    for i, line in enumerate(snap.text(spec["path"]).split("\n")):
-        text = re.sub(r"^\([A-Za-z]+ specific\)\s*", "", line.strip())
-        if text:
-            yield rng.choice(wrappers).format(text=text), spec["task"], f"{spec['path']}:{i}"
 
 
 READERS: dict[str, Reader] = {

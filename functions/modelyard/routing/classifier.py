@@ -148,8 +148,7 @@ def shape_buckets(text: str) -> list[int]:
     """The buckets of the message's shape, which no single word gives: its length and lines,
     how it ends (a question, a colon before what is to follow) and how many figures it
     holds. A short question, a long passage ending in a question and a word problem differ in
-    these, whatever their words. (The length of the first line and the ending by length as
-    well scored higher held out, but sent MT-Bench's long knowledge questions to writing.)"""
+    these, whatever their words."""
     s = text.strip()
     end = s[-1:] if s[-1:] in "?.:!" else "-"
     figures = sum(1 for _ in _FIGURE_RUN_RE.finditer(s, 0, _SHAPE_FIGURE_CHARS))
