@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import html
 import io
 import json
 import random
 import re
 import subprocess
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -411,6 +413,34 @@ def read_counsel_chat(snap: Snapshot, spec: dict[str, Any], rng: random.Random) 
 def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(spec["path"])))):
         yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
+
+
+def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """A subreddit's top posts: a self post's title and the text under it, as its writer typed
+    them (link posts are images and pages); with "questions", only posts whose title asks one."""
+    for row in csv.DictReader(io.StringIO(snap.text(spec["path"]))):
+        title, text = html.unescape(row["title"]).strip(), html.unescape(row["selftext"]).strip()
+        if row["is_self"] != "True" or len(text) < spec["min_chars"]:
+            continue
+        if spec.get("questions") and "?" not in title:
+            continue
+        yield f"{title}\n\n{text}", spec["task"], f"{spec['path']}:{row['id']}"
+
+
+def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """One column of an .xlsx sheet (inside a .zip when "member" names it), on the rows where
+    each column in "where" holds one of the values listed."""
+    from openpyxl import load_workbook  # a development dependency: only this reader needs it
+
+    data = snap.read(spec["path"])
+    if "member" in spec:
+        data = zipfile.ZipFile(io.BytesIO(data)).read(spec["member"])
+    rows = load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)
+    header = [str(cell) for cell in next(rows)]
+    for i, values in enumerate(rows, 2):
+        row = dict(zip(header, values, strict=False))
+        if all(str(row.get(k)) in allowed for k, allowed in spec.get("where", {}).items()):
+            yield str(row[spec["field"]]), spec["task"], f"{spec['path']}:{spec.get('member')}:{i}"
 
 
 def read_logiqa(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:

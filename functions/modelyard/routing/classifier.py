@@ -607,8 +607,9 @@ def _rules(text: str) -> _Boosts:
         or (len(text) > _SITUATION_CHARS and _DECISION_AT_END_RE.search(text[-400:].lower()))
     )
     if _COMPOSE_RE.match(low.lstrip()) or _COMPOSE_RE.match(_last_sentence(low, tail)):
-        # 2.5: a told story, then "Write a story about it.", reads as a story to reason about
-        hits.append(("rule:compose", "writing", 2.5))
+        # 3.0: a told story, then "Write a story about it.", reads as a story to reason about
+        # (TRACIE's stories and the riddles' told puzzles pull it to reasoning)
+        hits.append(("rule:compose", "writing", 3.0))
     elif not code and _REWRITE_RE.match(low.lstrip()):
         hits.append(("rule:rewrite", "writing", 2.0))
     elif not decision and _ROLE_PLAY_RE.match(low.lstrip()):  # "You are a doctor. Should you"
