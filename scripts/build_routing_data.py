@@ -417,12 +417,10 @@ def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterat
 
 def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     """A subreddit's top posts: a self post's title and the text under it, as its writer typed
-    them (link posts are images and pages); with "questions", only posts whose title asks one."""
+    them (link posts are images and pages)."""
     for row in csv.DictReader(io.StringIO(snap.text(spec["path"]))):
         title, text = html.unescape(row["title"]).strip(), html.unescape(row["selftext"]).strip()
         if row["is_self"] != "True" or len(text) < spec["min_chars"]:
-            continue
-        if spec.get("questions") and "?" not in title:
             continue
         yield f"{title}\n\n{text}", spec["task"], f"{spec['path']}:{row['id']}"
 
