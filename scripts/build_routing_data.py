@@ -416,13 +416,17 @@ def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterat
 
 
 def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """A subreddit's top posts: a self post's title and the text under it, as its writer typed
-    them (link posts are images and pages)."""
-    for row in csv.DictReader(io.StringIO(snap.text(spec["path"]))):
-        title, text = html.unescape(row["title"]).strip(), html.unescape(row["selftext"]).strip()
-        if row["is_self"] != "True" or len(text) < spec["min_chars"]:
-            continue
-        yield f"{title}\n\n{text}", spec["task"], f"{spec['path']}:{row['id']}"
+    """Subreddits' top posts: a self post's title and the text under it, as its writer typed
+    them (link posts are images and pages); with "questions", only posts whose title asks one."""
+    for path in spec.get("paths") or [spec["path"]]:
+        for row in csv.DictReader(io.StringIO(snap.text(path))):
+            title = html.unescape(row["title"]).strip()
+            text = html.unescape(row["selftext"]).strip()
+            if row["is_self"] != "True" or len(text) < spec["min_chars"]:
+                continue
+            if spec.get("questions") and "?" not in title:
+                continue
+            yield f"{title}\n\n{text}", spec["task"], f"{path}:{row['id']}"
 
 
 def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
@@ -611,9 +615,13 @@ def _table_row(name: str, spec: dict[str, Any], rows: list[dict[str, str]]) -> s
     return f"| `{name}` | {spec['repo']} @ {spec['commit'][:7]} | {len(rows):,} | {classes} |"
 
 
-def rebuild_one(mirror: Path, name: str, spec: dict[str, Any]) -> list[dict[str, str]]:
-    """One training source, deduplicated against every file already written."""
-    out = DATA / "train" / "public" / f"{name}.jsonl"
+def rebuild_one(
+    mirror: Path, name: str, spec: dict[str, Any], held_out: bool = False
+) -> list[dict[str, str]]:
+    """One training source (or held-out set), deduplicated against every file already written."""
+    out = (
+        DATA / "eval" / f"{name}.jsonl" if held_out else DATA / "train" / "public" / f"{name}.jsonl"
+    )
     seen = {
         normalise(json.loads(line)["prompt"])
         for path in sorted(DATA.rglob("*.jsonl"))
@@ -630,15 +638,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     parser.add_argument(
         "--only",
-        help="rebuild this training source alone, deduplicated against every file already "
-        "written (a full run dedupes against everything read before it, sampled or not)",
+        help="rebuild this training source (or held-out set) alone, deduplicated against every "
+        "file already written (a full run dedupes against everything read before it)",
     )
     args = parser.parse_args(argv)
     config = json.loads((DATA / "sources.json").read_text(encoding="utf-8"))
     header = "| {} | repository @ commit | rows | classes |\n|---|---|---|---|"
     if args.only:
-        spec = config["train"][args.only]
-        rows = rebuild_one(args.mirror, args.only, spec)
+        held_out = args.only in config["held_out"]
+        spec = config["held_out" if held_out else "train"][args.only]
+        rows = rebuild_one(args.mirror, args.only, spec, held_out)
         print(header.format("source") + "\n" + _table_row(args.only, spec, rows))
         return 0
 
@@ -653,6 +662,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, spec in config["blind"].items():  # evaluation only, kept apart from the above
         rows = build_source(args.mirror, name, spec, seen)
         write_jsonl(DATA / "eval" / f"{name}.jsonl", [r | {"canary": spec["canary"]} for r in rows])
+        print(_table_row(name, spec, rows))
+    for name, spec in config["held_out"].items():  # real prompts, never trained on
+        rows = build_source(args.mirror, name, spec, seen)
+        write_jsonl(DATA / "eval" / f"{name}.jsonl", rows)
         print(_table_row(name, spec, rows))
     for held in ("arena_hard_labelled.jsonl", "labelled.jsonl"):
         for line in _records((DATA / "eval" / held).read_text(encoding="utf-8")):

@@ -68,6 +68,8 @@ def test_reddit_posts_keep_self_posts_with_text_and_decode_entities(tmp_path: Pa
         "Plain title\n\nA statement, not a question.",
     ]
     assert rows[0]["origin"] == "data/riddles.csv:a"
+    asked = build.build_source(mirror, "r", spec | {"questions": True}, set())
+    assert [r["origin"] for r in asked] == ["data/riddles.csv:a"]
 
 
 def test_a_spreadsheet_in_a_zip_is_read_where_its_columns_match(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
+
 from modelyard.routing import training
 from modelyard.routing.classifier import TASKS, classify_text
 
@@ -63,7 +65,14 @@ def test_every_class_comes_from_at_least_two_public_sources() -> None:
 
 def test_no_benchmark_or_evaluation_prompt_is_trained_on() -> None:
     trained = {_normal(e.prompt) for e in training.load_examples(TRAIN)}
-    for name in ("benchmarks.jsonl", "bbh.jsonl", "arena_hard_labelled.jsonl", "labelled.jsonl"):
+    held_out = [f"{name}.jsonl" for name in SOURCES["held_out"]]
+    for name in (
+        "benchmarks.jsonl",
+        "bbh.jsonl",
+        "arena_hard_labelled.jsonl",
+        "labelled.jsonl",
+        *held_out,
+    ):
         leaked = [r["prompt"][:60] for r in _rows(EVAL / name) if _normal(r["prompt"]) in trained]
         assert not leaked, (name, leaked[:3])
 
@@ -75,6 +84,7 @@ def test_benchmark_sources_are_the_ones_we_must_never_train_on() -> None:
     }  # fmt: skip
     assert not set(SOURCES["benchmarks"]) & set(SOURCES["train"])
     assert not set(SOURCES["blind"]) & set(SOURCES["train"])
+    assert not set(SOURCES["held_out"]) & set(SOURCES["train"])
 
 
 def test_a_blind_benchmark_carries_its_canary_on_every_row() -> None:
@@ -137,6 +147,24 @@ def test_reasoning_puzzles_reach_the_target() -> None:
     # A strict xfail until 2026-12-02 (puzzles went to math and chat); 8 of MT-Bench's 10 now.
     rows = [r for r in _benchmark(("mt-bench", "reasoning:")) if r["task"] == "reasoning"]
     assert _recall(rows, "reasoning") >= 0.75
+
+
+def _reddit_questions() -> list[dict[str, str]]:
+    rows = _rows(EVAL / "reddit-questions.jsonl")
+    assert len(rows) == 1000 and {r["task"] for r in rows} == {"knowledge"}
+    return rows
+
+
+def test_a_question_with_the_askers_own_context_is_not_lost_further() -> None:
+    # Reddit's question subreddits, never trained on: a question in the title, the asker's
+    # own context under it. Read as reasoning (a riddle post's shape) or as a question about a
+    # given text: 0.156 of them knowledge with the weights of 94f9a79, 0.140 with these.
+    assert _recall(_reddit_questions(), "knowledge") >= 0.13
+
+
+@pytest.mark.xfail(strict=True, reason="a question then its context reads as a given text")
+def test_a_question_with_the_askers_own_context_reaches_the_target() -> None:
+    assert _recall(_reddit_questions(), "knowledge") >= 0.75
 
 
 # --------------------------------------------------------------- the LOSO machinery
