@@ -9,10 +9,10 @@ read, its licence and how a row gets its task label. The snapshots are read with
 seed. Writes ``data/routing/train/public/<source>.jsonl``,
 ``data/routing/eval/benchmarks.jsonl`` and one file per "blind" benchmark and "held_out" set
 (real prompts kept for evaluation), and prints the tables of SOURCES.md. Training rows that
-repeat a benchmark or evaluation prompt are dropped. Some sources are sentences or records rather than requests (Tatoeba, DailyDialog in
-other languages, WNUT17, DialogSum, HumanEval, TRACIE, DebugBench, NL2Bash); those are
-wrapped in a request phrasing drawn from ``data/routing/wrappers.json``, and SOURCES.md says
-which.
+repeat a benchmark or evaluation prompt are dropped. Some sources are sentences or records
+rather than requests (Tatoeba, DailyDialog in other languages, WNUT17, DialogSum, HumanEval,
+TRACIE, DebugBench, NL2Bash); those are wrapped in a request phrasing drawn from
+``data/routing/wrappers.json``, and SOURCES.md says which.
 """
 
 from __future__ import annotations
