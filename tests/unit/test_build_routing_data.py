@@ -20,6 +20,7 @@ def _snapshot(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_bytes(data)
     git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    git += ["-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", str(work)], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "data"], check=True)
