@@ -434,15 +434,16 @@ def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -
     each column in "where" holds one of the values listed."""
     from openpyxl import load_workbook  # a development dependency: only this reader needs it
 
-    data = snap.read(spec["path"])
+    data, where = snap.read(spec["path"]), spec["path"]
     if "member" in spec:
         data = zipfile.ZipFile(io.BytesIO(data)).read(spec["member"])
+        where += f":{spec['member']}"
     rows = load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)
     header = [str(cell) for cell in next(rows)]
     for i, values in enumerate(rows, 2):
         row = dict(zip(header, values, strict=False))
         if all(str(row.get(k)) in allowed for k, allowed in spec.get("where", {}).items()):
-            yield str(row[spec["field"]]), spec["task"], f"{spec['path']}:{spec.get('member')}:{i}"
+            yield str(row[spec["field"]]), spec["task"], f"{where}:{i}"
 
 
 def read_logiqa(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:

@@ -73,6 +73,18 @@ def test_reddit_posts_keep_self_posts_with_text_and_decode_entities(tmp_path: Pa
     assert [r["origin"] for r in asked] == ["data/riddles.csv:a"]
 
 
+def test_reddit_posts_are_read_from_every_file_named(tmp_path: Path) -> None:
+    def post(i: str) -> dict[str, str]:
+        return {"id": i, "title": f"Why {i}?", "selftext": f"Context for {i}.", "is_self": "True"}
+
+    files = {"data/a.csv": _reddit_csv([post("a")]), "data/b.csv": _reddit_csv([post("b")])}
+    mirror, commit = _snapshot(tmp_path, files)
+    spec = {"repo": "owner/data", "commit": commit, "reader": "reddit", "paths": list(files)}
+    spec |= {"task": "knowledge", "min_chars": 5, "questions": True}
+    rows = build.build_source(mirror, "q", spec, set())
+    assert [r["origin"] for r in rows] == ["data/a.csv:a", "data/b.csv:b"]
+
+
 def test_a_spreadsheet_in_a_zip_is_read_where_its_columns_match(tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
