@@ -417,8 +417,10 @@ def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterat
 
 def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     """Subreddits' top posts: a self post's title and the text under it, as its writer typed
-    them (link posts are images and pages); with "questions", only posts whose title asks one."""
+    them (link posts are images and pages); with "questions", only posts whose title asks one.
+    The task is "task", or by "rules" over the file's name (the subreddit)."""
     for path in spec.get("paths") or [spec["path"]]:
+        task = _label(spec["rules"], path) if "rules" in spec else spec["task"]
         for row in csv.DictReader(io.StringIO(snap.text(path))):
             title = html.unescape(row["title"]).strip()
             text = html.unescape(row["selftext"]).strip()
@@ -426,7 +428,7 @@ def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Ite
                 continue
             if spec.get("questions") and "?" not in title:
                 continue
-            yield f"{title}\n\n{text}", spec["task"], f"{path}:{row['id']}"
+            yield f"{title}\n\n{text}", task, f"{path}:{row['id']}"
 
 
 def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:

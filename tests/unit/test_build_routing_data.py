@@ -83,6 +83,27 @@ def test_reddit_posts_are_read_from_every_file_named(tmp_path: Path) -> None:
     spec |= {"task": "knowledge", "min_chars": 5, "questions": True}
     rows = build.build_source(mirror, "q", spec, set())
     assert [r["origin"] for r in rows] == ["data/a.csv:a", "data/b.csv:b"]
+    assert {r["task"] for r in rows} == {"knowledge"}
+
+
+def test_reddit_posts_take_their_task_from_the_subreddit_when_rules_are_given(
+    tmp_path: Path,
+) -> None:
+    def post(i: str) -> dict[str, str]:
+        return {"id": i, "title": f"How {i}?", "selftext": f"My attempt at {i}.", "is_self": "True"}
+
+    files = {
+        "data/learnpython.csv": _reddit_csv([post("a")]),
+        "data/AskCulinary.csv": _reddit_csv([post("b")]),
+    }
+    mirror, commit = _snapshot(tmp_path, files)
+    spec = {"repo": "owner/data", "commit": commit, "reader": "reddit", "paths": list(files)}
+    spec |= {"rules": [["learnpython", "coding"], [".", "knowledge"]], "min_chars": 5}
+    rows = build.build_source(mirror, "asks", spec, set())
+    assert [(r["origin"], r["task"]) for r in rows] == [
+        ("data/learnpython.csv:a", "coding"),
+        ("data/AskCulinary.csv:b", "knowledge"),
+    ]
 
 
 def test_a_spreadsheet_in_a_zip_is_read_where_its_columns_match(tmp_path: Path) -> None:

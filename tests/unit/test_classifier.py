@@ -420,6 +420,18 @@ def test_shape_features_read_how_a_message_is_built_not_its_words() -> None:
     assert shape("Add 12 and 30, then 7.") != shape("Add these, then those.")
 
 
+def test_a_titled_question_is_told_apart_by_whose_words_follow_it() -> None:
+    shape = classifier.shape_buckets
+    question = "Why do ice cubes crack in a drink?\n\n"
+    asker = question + "I noticed mine always do, and I wonder why. " * 8
+    passage = question + "Ice expands as it warms unevenly here. " * 8
+    untitled = "Ice cubes crack in a drink.\n\n" + "Ice expands as it warms unevenly here. " * 8
+    assert shape(asker) != shape(passage) != shape(untitled)
+    # the question-on-a-passage rule (extraction) is for a passage, not the asker's own story
+    assert "rule:question_on_text" in classify_text(passage).signals
+    assert "rule:question_on_text" not in classify_text(asker).signals
+
+
 def test_finding_files_is_a_shell_task_not_an_extraction() -> None:
     # NL2Bash held out: "find all files ..." fired the extraction rule's "find all"
     assert classify_text("Find all files under /var/log modified in the last hour").task == "coding"

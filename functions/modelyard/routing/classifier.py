@@ -57,8 +57,9 @@ WEIGHTS_PATH = Path(__file__).with_name("classifier.bin")
 MAGIC = b"MYTC"
 FORMAT_VERSION = 2  # 2: a softmax temperature after the class names
 # Bumped whenever featurize() or the normalisation changes: weights trained on other
-# features are refused. 2: NORM_POWER 0.75 (was 0.5). 3: the message's shape.
-FEATURE_VERSION = 3
+# features are refused. 2: NORM_POWER 0.75 (was 0.5). 3: the message's shape. 4: a
+# question on a first line of its own (a titled question) among the shape features.
+FEATURE_VERSION = 4
 BUCKET_BITS = 17
 # A text's feature counts are divided by (number of features) ** NORM_POWER. 0.5 let a long
 # text's logits grow with its length until they swamped the rules; 0.75 scored better on
@@ -91,6 +92,14 @@ _QUESTION_WORD_RE = re.compile(
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?:])\s+")
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _FIGURE_RUN_RE = re.compile(r"\d+")
+# The asker's own words: a question's context in the first person is the asker's, not a
+# passage to answer from ("Why do ice cubes crack?\n\nI noticed mine ...")
+_FIRST_PERSON_RE = re.compile(r"\b(?:i|my|me|myself)\b", re.IGNORECASE)
+_TITLE_BODY_CHARS = 30  # a question on its own first line, then at least this much text
+# A titled question's shape feature is listed this many times, so it weighs three shape
+# features: listed once, the model leant on it too little to tell a Reddit question with
+# its asker's context (knowledge) from a question on a pasted passage (extraction).
+_TITLE_REPEAT = 3
 _SHAPE_FIGURE_CHARS = 1500  # figures are counted this far into a text
 _DIGITS = str.maketrans("0123456789", "0000000000")
 
@@ -147,18 +156,23 @@ def _log2_bucket(n: int, cap: int) -> int:
 def shape_buckets(text: str) -> list[int]:
     """The buckets of the message's shape, which no single word gives: its length and lines,
     how it ends (a question, a colon before what is to follow) and how many figures it
-    holds. A short question, a long passage ending in a question and a word problem differ in
-    these, whatever their words."""
+    holds; and a question on a first line of its own, with whether the text under it is in
+    the asker's own words. A short question, a long passage ending in a question, a word
+    problem and a question with the asker's context differ in these, whatever their words."""
     s = text.strip()
     end = s[-1:] if s[-1:] in "?.:!" else "-"
     figures = sum(1 for _ in _FIGURE_RUN_RE.finditer(s, 0, _SHAPE_FIGURE_CHARS))
     newlines = min(s.count("\n"), 6)
-    keys = (
+    keys = [
         f"#len{_log2_bucket(len(s), 12)}",
         f"#nl{newlines}",
         f"#end{end}",
         f"#fig{_log2_bucket(figures, 4)}",
-    )
+    ]
+    first, _, rest = s.partition("\n")
+    if first.rstrip().endswith("?") and len(rest.strip()) >= _TITLE_BODY_CHARS:
+        asker = _matches(_FIRST_PERSON_RE, rest[:_SHAPE_FIGURE_CHARS], 2)
+        keys += [f"#title{asker}"] * _TITLE_REPEAT
     return [_bucket(k) for k in keys]
 
 
@@ -525,6 +539,7 @@ def _asks_about_passage(text: str) -> bool:
         and (first.endswith("?") or _QUESTION_WORD_RE.match(first) is not None)
         and len(passage) == _PASSAGE_CHARS
         and not passage.isspace()
+        and _FIRST_PERSON_RE.search(passage) is None  # not the asker's own context
     )
 
 
