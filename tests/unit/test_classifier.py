@@ -432,6 +432,14 @@ def test_a_titled_question_is_told_apart_by_whose_words_follow_it() -> None:
     assert "rule:question_on_text" not in classify_text(asker).signals
 
 
+def test_what_am_i_doing_wrong_is_a_request_for_help_not_a_riddle() -> None:
+    # r/learnpython's posts held out: "What am I doing wrong?" fired the riddle rule
+    assert "rule:puzzle" in classify_text("I have keys but no locks. What am I?").signals
+    for ask in ("doing wrong", "missing", "supposed to do"):
+        text = f"My JSON lookup returns undefined. What am I {ask}?"
+        assert "rule:puzzle" not in classify_text(text).signals
+
+
 def test_finding_files_is_a_shell_task_not_an_extraction() -> None:
     # NL2Bash held out: "find all files ..." fired the extraction rule's "find all"
     assert classify_text("Find all files under /var/log modified in the last hour").task == "coding"

@@ -172,7 +172,7 @@ def test_a_question_with_the_askers_own_context_is_mostly_knowledge() -> None:
     # Four of Reddit's question subreddits, never trained on: a question in the title, the
     # asker's own context under it. Read as reasoning (a riddle post's shape) or as a question
     # about a given text: 0.156 knowledge with the weights of 94f9a79, 0.140 with b84eadb's;
-    # 0.738 since other subreddits' such posts (reddit-asks) joined the training data, with a
+    # 0.739 since other subreddits' such posts (reddit-asks) joined the training data, with a
     # titled question and the asker's words under it as a shape feature.
     assert _recall(_reddit_questions(), "knowledge") >= 0.7
 

@@ -471,7 +471,8 @@ _NUMBER_RE = re.compile(
 _PUZZLE_RE = re.compile(
     r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
     r"deduction|syllogism|odd one out|does(?: not|n'?t) belong|who is (?:lying|telling the truth)|"
-    r"knights and knaves|what am i|what is it(?=\s*[?!])|how (?:can|could) (?:this|that) be|"
+    r"knights and knaves|what am i(?! (?:doing wrong|missing|supposed to|not (?:getting|seeing)))|"
+    r"what is it(?=\s*[?!])|how (?:can|could) (?:this|that) be|"
     # riddle forms: "what has keys but ...", "the more you take, the more you leave behind"
     r"what (?:has|have|can|goes|runs|gets)\b[^?.\n]{1,60}\b(?:but|yet)|"
     r"the (?:more|less)\b[^?.\n]{1,40}\bthe (?:more|less))\b"
