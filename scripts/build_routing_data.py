@@ -417,8 +417,9 @@ def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterat
 
 def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
     """Subreddits' top posts: a self post's title and the text under it, as its writer typed
-    them (link posts are images and pages); with "questions", only posts whose title asks one.
-    The task is "task", or by "rules" over the file's name (the subreddit)."""
+    them (link posts are images and pages); with "questions", only posts whose title asks one;
+    with "one_line", the title and the text run together on one line, as a chat user types a
+    question and its context. The task is "task", or by "rules" over the file's name."""
     for path in spec.get("paths") or [spec["path"]]:
         task = _label(spec["rules"], path) if "rules" in spec else spec["task"]
         for row in csv.DictReader(io.StringIO(snap.text(path))):
@@ -428,7 +429,10 @@ def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Ite
                 continue
             if spec.get("questions") and "?" not in title:
                 continue
-            yield f"{title}\n\n{text}", task, f"{path}:{row['id']}"
+            prompt = f"{title}\n\n{text}"
+            if spec.get("one_line"):
+                prompt = " ".join(prompt.split())
+            yield prompt, task, f"{path}:{row['id']}"
 
 
 def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:

@@ -71,6 +71,8 @@ def test_reddit_posts_keep_self_posts_with_text_and_decode_entities(tmp_path: Pa
     assert rows[0]["origin"] == "data/riddles.csv:a"
     asked = build.build_source(mirror, "r", spec | {"questions": True}, set())
     assert [r["origin"] for r in asked] == ["data/riddles.csv:a"]
+    typed = build.build_source(mirror, "r", spec | {"questions": True, "one_line": True}, set())
+    assert [r["prompt"] for r in typed] == ["What am I? I have keys & no locks."]
 
 
 def test_reddit_posts_are_read_from_every_file_named(tmp_path: Path) -> None:

@@ -177,6 +177,15 @@ def test_a_question_with_the_askers_own_context_is_mostly_knowledge() -> None:
     assert _recall(_reddit_questions(), "knowledge") >= 0.7
 
 
+def test_the_same_kind_of_question_typed_on_one_line_is_read_less_well() -> None:
+    # 1,000 more posts of those subreddits, never trained on, the title and its context run
+    # together as a chat user types them: 0.199 knowledge with b84eadb's weights, 0.398 with
+    # these (reasoning 388): the titled shape is most of what the model learnt.
+    rows = _rows(EVAL / "reddit-questions-one-line.jsonl")
+    assert len(rows) == 1000 and not any("\n" in r["prompt"] for r in rows)
+    assert _recall(rows, "knowledge") >= 0.37
+
+
 @pytest.mark.xfail(strict=True, reason="a why or would question reads as reasoning")
 def test_a_question_with_the_askers_own_context_reaches_the_target() -> None:
     assert _recall(_reddit_questions(), "knowledge") >= 0.75
