@@ -177,7 +177,7 @@ def test_a_question_with_the_askers_own_context_is_mostly_knowledge() -> None:
     assert _recall(_reddit_questions(), "knowledge") >= 0.7
 
 
-def test_the_same_kind_of_question_typed_on_one_line_is_read_less_well() -> None:
+def test_a_question_with_its_context_typed_on_one_line_is_not_lost_further() -> None:
     # 1,000 more posts of those subreddits, never trained on, the title and its context run
     # together as a chat user types them: 0.199 knowledge with b84eadb's weights, 0.398 with
     # these (reasoning 388): the titled shape is most of what the model learnt.

@@ -169,10 +169,10 @@ def shape_buckets(text: str) -> list[int]:
         f"#end{end}",
         f"#fig{_log2_bucket(figures, 4)}",
     ]
-    first, _, rest = s.partition("\n")
-    if first.rstrip().endswith("?") and len(rest.strip()) >= _TITLE_BODY_CHARS:
-        asker = _matches(_FIRST_PERSON_RE, rest[:_SHAPE_FIGURE_CHARS], 2)
-        keys += [f"#title{asker}"] * _TITLE_REPEAT
+    newline = s.find("\n")  # a titled question: read no further than the shape's window
+    body = s[newline + 1 : newline + 1 + _SHAPE_FIGURE_CHARS] if newline > 0 else ""
+    if len(body.strip()) >= _TITLE_BODY_CHARS and s[:newline].rstrip().endswith("?"):
+        keys += [f"#title{_matches(_FIRST_PERSON_RE, body, 2)}"] * _TITLE_REPEAT
     return [_bucket(k) for k in keys]
 
 
