@@ -432,6 +432,20 @@ def test_a_titled_question_is_told_apart_by_whose_words_follow_it() -> None:
     assert "rule:question_on_text" not in classify_text(asker).signals
 
 
+def test_a_question_typed_on_one_line_before_its_context_opens_the_message_too() -> None:
+    def opens_with_question(text: str) -> bool:
+        buckets = classifier.shape_buckets(text)
+        return any(classifier._bucket(f"#title{n}") in buckets for n in range(3))
+
+    context = "I noticed mine always do, and I wonder why. " * 4
+    assert opens_with_question("Why do ice cubes crack in a drink?\n" + context)
+    assert opens_with_question("ELI5: Why do ice cubes crack in a drink? " + context)
+    assert not opens_with_question("Ice cubes crack in a drink, they say. " + context)
+    assert not opens_with_question("Ice cubes crack. " * 14 + "Why? " + context)  # not opening
+    # a first line that goes on past its question, then more lines, is another shape
+    assert not opens_with_question("Why do ice cubes crack? " + context + "\nThanks!")
+
+
 def test_what_am_i_doing_wrong_is_a_request_for_help_not_a_riddle() -> None:
     # r/learnpython's posts held out: "What am I doing wrong?" fired the riddle rule
     assert "rule:puzzle" in classify_text("I have keys but no locks. What am I?").signals

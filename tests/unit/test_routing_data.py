@@ -150,15 +150,10 @@ def _reasoning_puzzles() -> list[dict[str, str]]:
     return [r for r in _benchmark(("mt-bench", "reasoning:")) if r["task"] == "reasoning"]
 
 
-def test_reasoning_puzzles_are_mostly_reasoning() -> None:
-    # A strict xfail until 2026-12-02 (puzzles went to math and chat); 8 of MT-Bench's 10 then,
-    # 7 since reddit-asks joined (the recess aides' situation question reads as knowledge, at
-    # confidence 0.28).
-    assert _recall(_reasoning_puzzles(), "reasoning") >= 0.7
-
-
-@pytest.mark.xfail(strict=True, reason="a situation question reads as knowledge")
 def test_reasoning_puzzles_reach_the_target() -> None:
+    # A strict xfail until 2026-12-02 (puzzles went to math and chat); 8 of MT-Bench's 10 then,
+    # 7 once reddit-asks joined (the recess aides' situation question read as knowledge), 8
+    # again since a one-line message's opening question is a shape feature.
     assert _recall(_reasoning_puzzles(), "reasoning") >= 0.75
 
 
@@ -173,17 +168,19 @@ def test_a_question_with_the_askers_own_context_is_mostly_knowledge() -> None:
     # asker's own context under it. Read as reasoning (a riddle post's shape) or as a question
     # about a given text: 0.156 knowledge with the weights of 94f9a79, 0.140 with b84eadb's;
     # 0.739 since other subreddits' such posts (reddit-asks) joined the training data, with a
-    # titled question and the asker's words under it as a shape feature.
-    assert _recall(_reddit_questions(), "knowledge") >= 0.7
+    # titled question and the asker's words under it as a shape feature; 0.707 since a
+    # question typed on one line before its context is the same feature (below).
+    assert _recall(_reddit_questions(), "knowledge") >= 0.68
 
 
-def test_a_question_with_its_context_typed_on_one_line_is_not_lost_further() -> None:
+def test_a_question_with_its_context_typed_on_one_line_is_mostly_knowledge() -> None:
     # 1,000 more posts of those subreddits, never trained on, the title and its context run
     # together as a chat user types them: 0.199 knowledge with b84eadb's weights, 0.398 with
-    # these (reasoning 388): the titled shape is most of what the model learnt.
+    # 27964f4's (reasoning 388: the model had learnt the titled shape, not the question), 0.743
+    # since a one-line message's opening question is the titled shape's feature.
     rows = _rows(EVAL / "reddit-questions-one-line.jsonl")
     assert len(rows) == 1000 and not any("\n" in r["prompt"] for r in rows)
-    assert _recall(rows, "knowledge") >= 0.37
+    assert _recall(rows, "knowledge") >= 0.7
 
 
 @pytest.mark.xfail(strict=True, reason="a why or would question reads as reasoning")

@@ -58,8 +58,9 @@ MAGIC = b"MYTC"
 FORMAT_VERSION = 2  # 2: a softmax temperature after the class names
 # Bumped whenever featurize() or the normalisation changes: weights trained on other
 # features are refused. 2: NORM_POWER 0.75 (was 0.5). 3: the message's shape. 4: a
-# question on a first line of its own (a titled question) among the shape features.
-FEATURE_VERSION = 4
+# question on a first line of its own (a titled question) among the shape features. 5: a
+# question that opens a first line and goes on ("Why ...? I imagine ...") is one too.
+FEATURE_VERSION = 5
 BUCKET_BITS = 17
 # A text's feature counts are divided by (number of features) ** NORM_POWER. 0.5 let a long
 # text's logits grow with its length until they swamped the rules; 0.75 scored better on
@@ -95,11 +96,12 @@ _FIGURE_RUN_RE = re.compile(r"\d+")
 # The asker's own words: a question's context in the first person is the asker's, not a
 # passage to answer from ("Why do ice cubes crack?\n\nI noticed mine ...")
 _FIRST_PERSON_RE = re.compile(r"\b(?:i|my|me|myself)\b", re.IGNORECASE)
-_TITLE_BODY_CHARS = 30  # a question on its own first line, then at least this much text
-# A titled question's shape feature is listed this many times, so it weighs three shape
+_TITLE_BODY_CHARS = 30  # an opening question, then at least this much text
+# An opening question's shape feature is listed this many times, so it weighs four shape
 # features: listed once, the model leant on it too little to tell a Reddit question with
 # its asker's context (knowledge) from a question on a pasted passage (extraction).
-_TITLE_REPEAT = 3
+_TITLE_REPEAT = 4
+_QUESTION_END_RE = re.compile(r"\?\s")
 _SHAPE_FIGURE_CHARS = 1500  # figures are counted this far into a text
 _DIGITS = str.maketrans("0123456789", "0000000000")
 
@@ -156,8 +158,8 @@ def _log2_bucket(n: int, cap: int) -> int:
 def shape_buckets(text: str) -> list[int]:
     """The buckets of the message's shape, which no single word gives: its length and lines,
     how it ends (a question, a colon before what is to follow) and how many figures it
-    holds; and a question on a first line of its own, with whether the text under it is in
-    the asker's own words. A short question, a long passage ending in a question, a word
+    holds; and a question the message opens with, with whether the text after it is in the
+    asker's own words. A short question, a long passage ending in a question, a word
     problem and a question with the asker's context differ in these, whatever their words."""
     s = text.strip()
     end = s[-1:] if s[-1:] in "?.:!" else "-"
@@ -169,11 +171,30 @@ def shape_buckets(text: str) -> list[int]:
         f"#end{end}",
         f"#fig{_log2_bucket(figures, 4)}",
     ]
-    newline = s.find("\n")  # a titled question: read no further than the shape's window
-    body = s[newline + 1 : newline + 1 + _SHAPE_FIGURE_CHARS] if newline > 0 else ""
-    if len(body.strip()) >= _TITLE_BODY_CHARS and s[:newline].rstrip().endswith("?"):
+    body = _after_opening_question(s)
+    if len(body.strip()) >= _TITLE_BODY_CHARS:
         keys += [f"#title{_matches(_FIRST_PERSON_RE, body, 2)}"] * _TITLE_REPEAT
     return [_bucket(k) for k in keys]
+
+
+def _after_opening_question(s: str) -> str:
+    """The text after the question a message opens with, as far as the shape's window: its
+    first line if that is a question (a title), or, in a message of one line, a question
+    ending within its first ``_QUESTION_CHARS`` characters, with the asker's context typed
+    after it ("Why do some things melt? I imagine ..."). Empty if it opens with neither. A
+    first line that goes on past its question and then has more lines is not counted: as an
+    opening question it scored a little lower on the evaluation files."""
+    newline = s.find("\n")
+    if newline > 0:
+        if not s[:newline].rstrip().endswith("?"):
+            return ""
+        start = newline + 1
+    else:
+        question = _QUESTION_END_RE.search(s, 0, _QUESTION_CHARS + 2)
+        if question is None:
+            return ""
+        start = question.end()
+    return s[start : start + _SHAPE_FIGURE_CHARS]
 
 
 # ------------------------------------------------------------------------ weights file
