@@ -415,24 +415,42 @@ def read_csv(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterat
         yield row[spec["field"]], spec["task"], f"{spec['path']}:{i}"
 
 
-def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """Subreddits' top posts: a self post's title and the text under it, as its writer typed
-    them (link posts are images and pages); with "questions", only posts whose title asks one;
-    with "one_line", the title and the text run together on one line, as a chat user types a
-    question and its context. The task is "task", or by "rules" over the file's name."""
+def _titled_post(title: str, text: str, spec: dict[str, Any]) -> str | None:
+    """A post's title and the text under it, as its writer typed them; None where the text is
+    shorter than "min_chars" or, with "questions", the title asks no question. With
+    "one_line", the title and the text run together on one line, as a chat user types a
+    question and its context."""
+    title, text = html.unescape(title).strip(), html.unescape(text).strip()
+    if len(text) < spec["min_chars"] or (spec.get("questions") and "?" not in title):
+        return None
+    prompt = f"{title}\n\n{text}"
+    return " ".join(prompt.split()) if spec.get("one_line") else prompt
+
+
+def _titled_posts(
+    snap: Snapshot, spec: dict[str, Any], title: str, text: str, keep: Callable[[dict], bool]
+) -> Iterator[Row]:
+    """The titled posts of each CSV in "paths" (columns ``title`` and ``text``, rows ``keep``
+    accepts); the task is "task", or by "rules" over the file's name."""
     for path in spec.get("paths") or [spec["path"]]:
         task = _label(spec["rules"], path) if "rules" in spec else spec["task"]
-        for row in csv.DictReader(io.StringIO(snap.text(path))):
-            title = html.unescape(row["title"]).strip()
-            text = html.unescape(row["selftext"]).strip()
-            if row["is_self"] != "True" or len(text) < spec["min_chars"]:
-                continue
-            if spec.get("questions") and "?" not in title:
-                continue
-            prompt = f"{title}\n\n{text}"
-            if spec.get("one_line"):
-                prompt = " ".join(prompt.split())
-            yield prompt, task, f"{path}:{row['id']}"
+        if task is None:  # a file no rule labels is not read
+            continue
+        for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(path)))):
+            prompt = _titled_post(row[title], row[text], spec) if keep(row) else None
+            if prompt is not None:
+                yield prompt, task, f"{path}:{row.get('id', i)}"
+
+
+def read_reddit(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """Subreddits' top posts: a self post's title and the text under it (link posts are images
+    and pages)."""
+    return _titled_posts(snap, spec, "title", "selftext", lambda row: row["is_self"] == "True")
+
+
+def read_stackexchange(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """Stack Exchange questions as the API gives them: a title, and the body under it."""
+    return _titled_posts(snap, spec, "title", "content", lambda row: True)
 
 
 def read_spreadsheet(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:

@@ -75,6 +75,26 @@ def test_reddit_posts_keep_self_posts_with_text_and_decode_entities(tmp_path: Pa
     assert [r["prompt"] for r in typed] == ["What am I? I have keys & no locks."]
 
 
+def test_stack_exchange_questions_keep_a_titled_question_and_its_body(tmp_path: Path) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["title", "content", "tags"])
+    writer.writeheader()
+    writer.writerows(
+        [
+            {"title": "Transit visa in Serbia", "content": "Do I need one?", "tags": "visas"},
+            {"title": "Why preheat?", "content": "The label says &quot;preheat&quot;.", "tags": ""},
+            {"title": "Too short?", "content": "Why?", "tags": ""},
+        ]
+    )
+    mirror, commit = _snapshot(tmp_path, {"data/cooking.csv": out.getvalue().encode()})
+    spec = {"repo": "owner/data", "commit": commit, "reader": "stackexchange", "questions": True}
+    spec |= {"path": "data/cooking.csv", "task": "knowledge", "min_chars": 10}
+    rows = build.build_source(mirror, "se", spec, set())
+    assert [(r["prompt"], r["origin"]) for r in rows] == [
+        ('Why preheat?\n\nThe label says "preheat".', "data/cooking.csv:1")
+    ]
+
+
 def test_reddit_posts_are_read_from_every_file_named(tmp_path: Path) -> None:
     def post(i: str) -> dict[str, str]:
         return {"id": i, "title": f"Why {i}?", "selftext": f"Context for {i}.", "is_self": "True"}
