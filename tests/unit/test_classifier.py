@@ -91,6 +91,26 @@ def test_more_question_forms_ask_for_a_quantity() -> None:
     assert "rule:word_problem" not in versions.signals
 
 
+def test_a_program_that_calculates_is_coding_not_a_word_problem() -> None:
+    # Code Alpaca held out: "Create a Python function to calculate ..." with its inputs read
+    # as a word problem (47 of 4,000 went to maths)
+    ask = "Create a Python function to calculate the area of a triangle.  base = 10, height = 5"
+    result = classify_text(ask)
+    assert result.task == "coding"
+    assert "rule:word_problem" not in result.signals
+    snake = "A python is 1.4 meters long and eats 3 alligators a week. How many in 5 weeks?"
+    assert classify_text(snake).task == "math"  # without the rule, the model still reads it
+
+
+def test_inline_code_marks_a_request_about_code() -> None:
+    # CoNaLa held out: "generate the combinations of 3 from a set `{1, 2, 3, 4}`" read as maths
+    result = classify_text("generate the combinations of 3 from a set `{1, 2, 3, 4}`")
+    assert result.task == "coding"
+    assert "rule:inline_code" in result.signals
+    assert "rule:inline_code" not in classify_text("Fix this:\n```\nx = 1\n```").signals
+    assert "rule:inline_code" not in classify_text("What does 'carpe diem' mean?").signals
+
+
 def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
     riddle = "I have hands that wave at you, though I never say goodbye. What am I?"
     assert "rule:puzzle" in classify_text(riddle).signals

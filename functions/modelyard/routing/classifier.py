@@ -374,6 +374,10 @@ _CODE_TOKEN_RE = re.compile(
     r"|\w+\.(?:py|js|ts|tsx|jsx|java|go|rs|cpp|hpp|cs|rb|php|sh|yaml|yml|toml|sql)\b)"
     r"|=>|->|!=|==|&&|\|\||::|`[^`\n]+`"
 )
+#: an identifier or expression in inline code, as Markdown writes it ("the keys of `d`"), not
+#: a fence; the backtick comes first so that the search skips to it (a lookbehind first costs
+#: 20 times as much)
+_INLINE_CODE_RE = re.compile(r"`(?<!``)[^`\n]{1,40}`(?!`)")
 _MATH_RE = re.compile(  # word-start alternatives share one \b, as in _CODE_TOKEN_RE
     r"\d[a-z]\b(?!-)"
     r"|\b(?:[a-z]\s*\^|(?:sin|cos|tan|log\d*|ln|exp)\s*\(|d[a-z]/d[a-z]\b|f\(x\)|solve for [a-z]\b"
@@ -597,6 +601,9 @@ def _rules(text: str) -> _Boosts:
     if _matches(_CODE_TOKEN_RE, head, 2) == 2:
         hits.append(("rule:code_tokens", "coding", 1.0))
         code = True
+    if not code and _INLINE_CODE_RE.search(head):
+        hits.append(("rule:inline_code", "coding", 1.0))
+        code = True
     term = not code and _CODE_TERM_RE.search(low)
     if term:
         hits.append(("rule:code_term", "coding", 1.0))
@@ -638,7 +645,10 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:question_on_text", "extraction", 1.5))
     if _LABEL_RE.search(low) or _LABEL_RE.search(tail):
         hits.append(("rule:label_text", "extraction", 2.0))
-    decision = not (code or term) and bool(
+    # code, or a named language: a request for a program, whatever decision it weighs or
+    # quantities its inputs hold ("a Python function to calculate the area ...")
+    asks_program = code or bool(term)
+    decision = not asks_program and bool(
         _DECISION_RE.search(low)
         or _DECISION_RE.search(tail)
         or (len(text) > _SITUATION_CHARS and _DECISION_AT_END_RE.search(text[-400:].lower()))
@@ -653,7 +663,9 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:role_play", "writing", 2.0))
     elif not summary and _STORY_PREMISE_RE.search(low):
         hits.append(("rule:story_premise", "writing", 1.5))
-    quantities = _matches(_NUMBER_RE, low, 3) if not code and _QUANTITY_RE.search(low) else 0
+    quantities = (
+        _matches(_NUMBER_RE, low, 3) if not asks_program and _QUANTITY_RE.search(low) else 0
+    )
     if quantities >= 2:
         hits.append(("rule:word_problem", "math", 2.5 if quantities >= 3 else 1.5))
     if _PUZZLE_RE.search(low) or _PUZZLE_RE.search(tail):
