@@ -111,6 +111,18 @@ def test_inline_code_marks_a_request_about_code() -> None:
     assert "rule:inline_code" not in classify_text("What does 'carpe diem' mean?").signals
 
 
+def test_the_names_a_given_text_mentions_are_an_extraction() -> None:
+    # WNUT17 held out: "Which people, places or brands does this message mention?" read as
+    # a question to answer from knowledge
+    for ask in (
+        "Which people, places or brands does this message mention? off to NYC with @ann",
+        "Find the locations and organisations mentioned here: Kanye West at Fashion Week",
+    ):
+        assert "rule:extract" in classify_text(ask).signals
+    fact = classify_text("Who is mentioned in the Bible as the first king of Israel?")
+    assert fact.task == "knowledge" and "rule:extract" not in fact.signals
+
+
 def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
     riddle = "I have hands that wave at you, though I never say goodbye. What am I?"
     assert "rule:puzzle" in classify_text(riddle).signals

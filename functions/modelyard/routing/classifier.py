@@ -397,7 +397,11 @@ _EXTRACT_RE = re.compile(
     r"\b(?:extract\w*|pull (?:out|the)|parse|fill (?:in )?(?:this|the) schema|named entities"
     r"|(?:find|list) (?:all|every)\b"
     r"(?!\s+(?:the\s+)?(?:\S+\s+)?(?:files?|director(?:y|ies)|folders?)\b)"
-    r"|identify (?:all|the|every)|classify|categori[sz]e|tag each|label each)\b"
+    r"|identify (?:all|the|every)|classify|categori[sz]e|tag each|label each"
+    # the items a given text names: "the places mentioned here", "does this email mention"
+    r"|(?:mentioned|named|referred to) (?:here|in (?:this|the following))"
+    r"|does (?:this|the) (?:\w+ )?(?:text|message|tweet|post|comment|email|article|passage|"
+    r"paragraph|review|document) mention)\b"
 )  # "find all files under /tmp" is a shell task, not a passage to pull items from
 #: a label asked for a given text (sentiment, topic, category): extraction, as the taxonomy says
 _LABEL_RE = re.compile(
