@@ -428,16 +428,20 @@ def _titled_post(title: str, text: str, spec: dict[str, Any]) -> str | None:
 
 
 def _titled_posts(
-    snap: Snapshot, spec: dict[str, Any], title: str, text: str, keep: Callable[[dict], bool]
+    snap: Snapshot,
+    spec: dict[str, Any],
+    title_column: str,
+    text_column: str,
+    keep: Callable[[dict[str, str]], bool],
 ) -> Iterator[Row]:
-    """The titled posts of each CSV in "paths" (columns ``title`` and ``text``, rows ``keep``
-    accepts); the task is "task", or by "rules" over the file's name."""
+    """The titled posts of each CSV in "paths" (the rows ``keep`` accepts); the task is
+    "task", or by "rules" over the file's name."""
     for path in spec.get("paths") or [spec["path"]]:
         task = _label(spec["rules"], path) if "rules" in spec else spec["task"]
         if task is None:  # a file no rule labels is not read
             continue
         for i, row in enumerate(csv.DictReader(io.StringIO(snap.text(path)))):
-            prompt = _titled_post(row[title], row[text], spec) if keep(row) else None
+            prompt = _titled_post(row[title_column], row[text_column], spec) if keep(row) else None
             if prompt is not None:
                 yield prompt, task, f"{path}:{row.get('id', i)}"
 

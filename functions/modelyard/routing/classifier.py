@@ -59,7 +59,7 @@ FORMAT_VERSION = 2  # 2: a softmax temperature after the class names
 # Bumped whenever featurize() or the normalisation changes: weights trained on other
 # features are refused. 2: NORM_POWER 0.75 (was 0.5). 3: the message's shape. 4: a
 # question on a first line of its own (a titled question) among the shape features. 5: a
-# question that opens a first line and goes on ("Why ...? I imagine ...") is one too.
+# question that opens a message of one line and goes on ("Why ...? I imagine ...") too.
 FEATURE_VERSION = 5
 BUCKET_BITS = 17
 # A text's feature counts are divided by (number of features) ** NORM_POWER. 0.5 let a long
