@@ -134,6 +134,9 @@ def test_what_am_i_at_the_end_of_a_riddle_is_reasoning() -> None:
         "What has keys but can't open locks?",
         "The more you take, the more you leave behind. What are they?",
         "A man and his son are in an accident and the surgeon says he is my son. How can this be?",
+        # RiddleSense's: "who is it?" and "who am I?" close a riddle as "what am I?" does
+        "guys that laugh and dont make you frown make you smile and never let you far who is it?",
+        "I am always before you but you can never see me. Who am I?",
     ],
 )
 def test_riddle_forms_are_puzzles(riddle: str) -> None:
@@ -237,6 +240,71 @@ def test_a_program_that_handles_prose_is_not_a_request_to_compose() -> None:
     assert "rule:compose" in story.signals
     opinion = classify_text("Write an opinion piece on remote work. Argue both sides.")
     assert "rule:compose" in opinion.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # CommonGen's, WikiBio's and DuoRC's requests as promptsource words them
+        "Given the list of concepts: hay, eat, horse; \nGenerate a sentence with all the concepts",
+        "Construct a sentence with the word building. Hint: use cloud, building, sky.",
+        "From the concepts mentioned below, generate a sentence:\nconstruction, building, crane",
+        "Facts:\n- name: juan carlos alvarez\n- position: midfielder\n\n"
+        "Based on these bullet points, write a short biography describing his life\n.",
+        "Build a movie plot around this: Who has colonized Mars? A high-tech company.",
+    ],
+)
+def test_a_piece_to_compose_from_given_material_is_writing(text: str) -> None:
+    assert "rule:compose" in classify_text(text).signals
+
+
+def test_a_title_or_a_summary_asked_of_a_text_is_not_a_piece_to_compose() -> None:
+    article = " ".join(["Shares in Asia closed lower on Monday after a weak lead."] * 8)
+    for request in (
+        "\n\nGenerate a title for this article:",
+        "\n\nWrite one sentence to summarize:",
+    ):
+        assert "rule:compose" not in classify_text(article + request).signals
+    assert (
+        "rule:compose" not in classify_text("Generate a Python script that writes poems.").signals
+    )
+
+
+def test_a_factual_question_as_typed_into_a_search_box_is_knowledge() -> None:
+    # Natural Questions' queries held out read as chat: lowercase, no question mark
+    for query in (
+        "who negotiated an agreement with japan concerning the future of korea",
+        "when was the last time the eagles went to the super bowl",
+    ):
+        assert "rule:factual_question" in classify_text(query).signals
+    for not_factual in (
+        "where do you live",  # asked of the other speaker: chat
+        "which is bigger, 2^10 or 10^3?",  # another rule's
+        "who is it? I have keys but open no locks",
+    ):
+        assert "rule:factual_question" not in classify_text(not_factual).signals
+
+
+def test_a_question_about_what_could_or_would_be_is_an_inference() -> None:
+    # StrategyQA's implicit questions held out read as facts to recall
+    for question in (
+        "Would a vegetarian eat a Whopper?",
+        "Could a llama birth twice during the war?",
+    ):
+        assert "rule:hypothetical" in classify_text(question).signals
+    for not_hypothetical in ("Would you like some tea?", "Can dogs eat grapes?"):
+        assert "rule:hypothetical" not in classify_text(not_hypothetical).signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # GPTeacher's role-play openings that read as questions to answer when held out
+        "Take the role of a zoologist explaining the platypus to an audience.",
+        "Role play as Charles Darwin witnessing an unusual animal on the Galapagos Islands.",
+        "You are roleplaying Greta Thunberg in 2050, looking back at your activism.",
+    ],
+)
+def test_role_play_openings_are_role_play(text: str) -> None:
+    assert "rule:role_play" in classify_text(text).signals
 
 
 def test_a_persona_in_the_request_is_role_play_but_not_in_the_system_prompt() -> None:

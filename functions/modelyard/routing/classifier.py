@@ -438,14 +438,17 @@ _GREETING_RE = re.compile(
 #: a request to compose a named form of writing; not a program that handles one ("write a
 #: function that reverses a sentence", "create a script that sends an e-mail")
 _COMPOSE_RE = re.compile(
-    r"^(?:please |can you |could you |help me |i need you to |i want you to |now )?"
-    r"(?:write|compose|draft|craft|pen|create)\b"
+    # "Based on these bullet points, write ...", "From the concepts below, generate ..."
+    r"^(?:(?:based on|using|from|given|with) [^,\n]{1,60}, )?"
+    r"(?:please |can you |could you |help me |i need you to |i want you to |now )?"
+    r"(?:write|compose|draft|craft|pen|create|generate|construct|build|produce)\b"
     r"(?:(?!\b(?:function|program|script|code|regex|query|class|method|algorithm|app|api|test"
-    r"|macro|bot)s?\b)[^\n]){0,60}?\b(?:story|stories|poem|poetry|essay|e-?mail|letter|blog|"
+    r"|macro|bot|title)s?\b)[^\n]){0,60}?\b(?:story|stories|poem|poetry|essay|e-?mail|letter|blog|"
     r"article|speech|song|lyrics|limerick|haiku|sonnet|novel|scene|monologue|screenplay|toast|"
     r"eulogy|tweet|caption|cover letter|personal statement|slogan|tagline|headline|fable|"
     r"fairy tale|rap|ode|verse|chapter|dialogue|newsletter|press release|product description|"
-    r"bio|fiction|plot|tale|narrative|sentence|paragraph|outline|piece|op-?ed|editorial)s?\b"
+    r"bio|biography|fiction|plot|storyline|tale|narrative|sentence|paragraph|outline|piece|op-?ed|"
+    r"editorial|review)s?\b"
 )
 #: a request to rewrite prose (not code: "rewrite this query", "refactor" are coding's)
 _REWRITE_RE = re.compile(
@@ -458,8 +461,9 @@ _REWRITE_RE = re.compile(
     r"prose|story|poem|article|resume|cv|bio)s?\b)"
 )
 _ROLE_PLAY_RE = re.compile(
-    r"^(?:now,? )?(?:pretend (?:to be|you are|yourself)|embrace the role|take on the role|embody"
-    r"|act as|i want you to act as|role-?play|play the role|you are now|from now on,? you are|"
+    r"^(?:now,? )?(?:pretend (?:to be|you are|yourself)|embrace the role|take (?:on )?the role"
+    r"|assume the role|embody|act as|i want you to act as|role[- ]?play|play the role|you are now"
+    r"|you are (?:role-?playing|playing|asked to play)\b|from now on,? you are|"
     r"(?:imagine|picture) (?:you are|you're|yourself as|yourself) |"
     r"as an? [a-z ]{3,40}, (?:how|what|describe|write)|"
     # "You are a meteorologist. Explain ...": a persona, unless it is the assistant's own
@@ -501,7 +505,7 @@ _PUZZLE_RE = re.compile(
     r"\b(?:riddle|puzzle|brain ?teaser|logic (?:puzzle|problem|question|grid)|deduce|"
     r"deduction|syllogism|odd one out|does(?: not|n'?t) belong|who is (?:lying|telling the truth)|"
     r"knights and knaves|what am i(?! (?:doing wrong|missing|supposed to|not (?:getting|seeing)))|"
-    r"what is it(?=\s*[?!])|how (?:can|could) (?:this|that) be|"
+    r"(?:what|who) is it(?=\s*[?!])|who am i(?=\s*[?!])|how (?:can|could) (?:this|that) be|"
     # riddle forms: "what has keys but ...", "the more you take, the more you leave behind"
     r"what (?:has|have|can|goes|runs|gets)\b[^?.\n]{1,60}\b(?:but|yet)|"
     r"the (?:more|less)\b[^?.\n]{1,40}\bthe (?:more|less))\b"
@@ -547,6 +551,18 @@ _ARGUMENT_RE = re.compile(
     r"according to the (?:above )?definition|(?:fits|meets|matches) the definition)\b"
 )
 
+#: a short factual question as typed into a search box ("who wrote the song stop the world",
+#: "when did the eagles last win the super bowl"): asked of nobody in the conversation
+_FACTUAL_QUESTION_RE = re.compile(
+    r"^(?:who|when|where|which|what year|what country|what city)\b"
+    r"(?![^\n]*\b(?:i|me|my|you|your|we|us|our)\b)[^\n]{8,140}$"
+)
+#: a yes/no question about what could or would be ("Would a vegetarian eat a Whopper?"): an
+#: inference over facts the asker leaves unstated, not a fact to recall
+_HYPOTHETICAL_RE = re.compile(
+    r"^(?:could|would|might)\b(?![^\n]*\b(?:i|me|my|you|your|we|us|our)\b)[^\n?]{5,150}\?$"
+)
+
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
 #: rules a system prompt does not fire: its persona ("You are a support agent for ...") is the
 #: deployment's, not the task of the request
@@ -556,6 +572,16 @@ _NOT_FROM_SYSTEM = frozenset({"rule:role_play"})
 def _last_sentence(head: str, tail: str) -> str:
     """The last sentence of a message (its end is ``tail``, or all of ``head`` if short)."""
     return _SENTENCE_END_RE.split((tail or head).strip())[-1]
+
+
+def _asks_to_compose(low: str, tail: str) -> bool:
+    """A request to compose, at the message's start, in its last sentence or on its last line
+    ("Given the list of concepts: ski, mountain; \nGenerate a sentence with all of them")."""
+    end = (tail or low).rstrip(" \n.:")
+    return any(
+        _COMPOSE_RE.match(part) is not None
+        for part in (low.lstrip(), _last_sentence(low, tail), end[end.rfind("\n") + 1 :])
+    )
 
 
 def _asks_about_passage(text: str) -> bool:
@@ -657,7 +683,7 @@ def _rules(text: str) -> _Boosts:
         or _DECISION_RE.search(tail)
         or (len(text) > _SITUATION_CHARS and _DECISION_AT_END_RE.search(text[-400:].lower()))
     )
-    if _COMPOSE_RE.match(low.lstrip()) or _COMPOSE_RE.match(_last_sentence(low, tail)):
+    if not (summary or after_text) and _asks_to_compose(low, tail):
         # 3.0: a told story, then "Write a story about it.", reads as a story to reason about
         # (TRACIE's stories and the riddles' told puzzles pull it to reasoning)
         hits.append(("rule:compose", "writing", 3.0))
@@ -680,6 +706,10 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:decision", "reasoning", 1.5))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
+    if not hits and _FACTUAL_QUESTION_RE.match(low.strip()):
+        hits.append(("rule:factual_question", "knowledge", 1.0))
+    elif not hits and _HYPOTHETICAL_RE.match(low.strip()):
+        hits.append(("rule:hypothetical", "reasoning", 1.5))
     return hits
 
 
