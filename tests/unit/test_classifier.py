@@ -166,6 +166,38 @@ def test_labelling_a_given_text_is_extraction() -> None:
     assert "rule:label_text" not in classify_text("Rate my chances of getting in.").signals
 
 
+@pytest.mark.parametrize(
+    "ask",
+    [  # promptsource's label requests that held-out T0 read as reasoning or knowledge
+        "Is this a piece of news regarding world politics, sports, business, or science?",
+        "Given a list of categories: company, artist, album, what category does it belong to?",
+        "On a scale of 1 to 5, I would give this product",
+        "Would you say he was satisfied or dissatisfied?",
+        "How does the viewer feel about the movie?",
+    ],
+)
+def test_a_label_or_a_rating_asked_of_a_text_is_extraction(ask: str) -> None:
+    text = "Review: Cold fries, rude staff and a forty-minute wait for a table.\n" + ask
+    assert "rule:label_text" in classify_text(text).signals
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [  # promptsource's summary requests with no word of the summarize rule's before
+        "In a nutshell,",
+        "So I recapped it in layman's terms:",
+        "Now, can you write me an extremely short abstract for it?",
+        "This boils down to the simple idea that",
+        "I'm trying to distill these articles down into one.",
+        "Synthesize these documents into a single one.",
+    ],
+)
+def test_condensing_a_given_text_in_other_words_is_summarization(ask: str) -> None:
+    article = " ".join(["The council approved the budget after a long debate on Tuesday."] * 12)
+    signals = classify_text(article + "\n\n" + ask).signals
+    assert "rule:summarize" in signals or "rule:summarize_after_text" in signals
+
+
 def test_a_question_then_the_passage_it_is_about_is_extraction() -> None:
     passage = " ".join(["The bridge opened in 1937 and spans the strait at the bay's mouth."] * 6)
     result = classify_text("When did the bridge open?\n" + passage)
@@ -282,6 +314,20 @@ def test_a_factual_question_as_typed_into_a_search_box_is_knowledge() -> None:
         "who is it? I have keys but open no locks",
     ):
         assert "rule:factual_question" not in classify_text(not_factual).signals
+
+
+def test_a_supposed_change_and_its_effect_is_reasoning() -> None:
+    # WIQA's and QuaRTz's questions, held out, read as facts to recall
+    for what_if in (
+        "Process: water evaporates, then condenses.\nQuestion: suppose more heat happens, how "
+        "will it affect more clouds forming?",
+        "The smaller a population is, the more allele frequencies drift. Will a larger "
+        "population drift more or less?",
+        "If I double the voltage, will the current increase or decrease?",
+    ):
+        assert "rule:what_if" in classify_text(what_if).signals
+    for not_what_if in ("The report is more or less done.", "Suppose you are a pirate."):
+        assert "rule:what_if" not in classify_text(not_what_if).signals
 
 
 def test_a_question_about_what_could_or_would_be_is_an_inference() -> None:

@@ -389,9 +389,12 @@ _MATH_RE = re.compile(  # word-start alternatives share one \b, as in _CODE_TOKE
 )
 _FIGURE_RE = re.compile(r"\[asy\].*?(?:\[/asy\]|\Z)", re.DOTALL | re.IGNORECASE)
 _SUMMARY_RE = re.compile(
-    r"\b(?:summar(?:i[sz]\w*|y|ies)|tl;? ?dr|sum (?:it |this |that )?up|recap|condense|gist"
-    r"|key (?:points|takeaways)|main (?:takeaways|points|ideas)|cliffs ?notes"
-    r"|executive summary|bottom line|short version|boil (?:this|it) down)\b"
+    r"\b(?:summar(?:i[sz]\w*|y|ies)|tl;? ?dr|sum (?:it |this |that )?up|recap\w*|condense|gist"
+    r"|key (?:points|takeaways)|main (?:takeaways|points|ideas)|cliffs ?notes|in a nutshell"
+    r"|executive summary|bottom line|short version|boil (?:this|it) down|(?:this|it) boils down"
+    r"|distil+ (?:\w+ ){0,3}(?:down|into)|write (?:me )?an? (?:\w+ ){0,2}abstract"
+    r"|synthesi[sz]e (?:these|the following|this|the) (?:\w+ )?(?:documents|articles|texts|papers"
+    r"|sources|reports))\b"
 )
 _EXTRACT_RE = re.compile(
     r"\b(?:extract\w*|pull (?:out|the)|parse|fill (?:in )?(?:this|the) schema|named entities"
@@ -408,7 +411,14 @@ _LABEL_RE = re.compile(
     r"\b(?:(?:positive|negative) or (?:negative|positive|neutral)|what (?:is the )?sentiment"
     r"|sentiment (?:of|expressed|does)|which (?:category|section|topic|label) (?:does|would|best)"
     r"|is (?:this|the) (?:product )?(?:review|tweet|comment|text|message|email) (?:positive|"
-    r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author) (?:feel|find|like|enjoy)"
+    r"negative|spam)|(?:how does|did) the (?:reviewer|writer|author|viewer|user|customer) "
+    r"(?:feel|find|like|enjoy)|satisfied or dissatisfied|(?:flattering|unflattering) light"
+    r"|would (?:the user|you|he|she|they) (?:recommend|buy) this product"
+    r"|is this (?:a )?piece of news (?:regarding|about)|which (?:section|part) of a newspaper"
+    # a category asked of a given title, paragraph or question
+    r"|what category (?:does|would|best)|categor(?:y|ies)[^.?\n]{0,40}\bbelongs? to"
+    r"|pick (?:one|a|the best) (?:category|descriptor|label)|given a (?:choice|list) of categories"
+    r"|on a scale (?:of|from) (?:1|one|0|zero) to (?:5|10|five|ten)"
     # a rating or a type asked of a given text
     r"|what label best describes|(?:star|★)[- ]?rating|rat(?:e|ing) (?:of |for )?th(?:is|e) "
     r"(?:review|comment|tweet|product|app)|review (?:score|rating|stars)|(?:my|the) rating "
@@ -419,7 +429,9 @@ _LABEL_RE = re.compile(
 _GROUNDED_RE = re.compile(
     r"\b(?:given|using|from|based on|according to|referring to|with reference to) (?:a |an |the "
     r"|this |these |that |following )*(?:reference |provided |above |below |given )?(?:text|"
-    r"paragraph|passage|article|document|excerpt)s?\b"
+    r"paragraph|passage|article|document|excerpt|movie plot|review)s?\b"
+    r"|\b(?:about|in|within|inside) (?:this|the|the following) (?:movie plot|passage|paragraph"
+    r"|article|text)\b"
 )
 #: a summary given as the material to write from ("an article from the following summary")
 _FROM_SUMMARY_RE = re.compile(
@@ -562,6 +574,16 @@ _FACTUAL_QUESTION_RE = re.compile(
 _HYPOTHETICAL_RE = re.compile(
     r"^(?:could|would|might)\b(?![^\n]*\b(?:i|me|my|you|your|we|us|our)\b)[^\n?]{5,150}\?$"
 )
+#: a what-if: a change supposed, its effect asked ("suppose more rain falls, how will it affect
+#: ...", "... will the current increase or decrease?"): a stated relation to apply
+_WHAT_IF_RE = re.compile(
+    r"\bsuppose\b[^.?\n]{3,150}\bhow (?:will|would|does) (?:it|this|that) "
+    r"(?:affect|influence|change)"
+    r"|\bsupposed perturbation\b"
+    r"|\b(?:increases?|decreases?|more|less|larger|smaller|bigger|weaker|stronger|higher|lower"
+    r"|faster|slower|greater|fewer)\s+or\s+(?:increases?|decreases?|more|less|larger|smaller"
+    r"|bigger|weaker|stronger|higher|lower|faster|slower|greater|fewer)\s*\?"
+)
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
 #: rules a system prompt does not fire: its persona ("You are a support agent for ...") is the
@@ -670,11 +692,11 @@ def _rules(text: str) -> _Boosts:
         structured = _STRUCTURE_RE.search(low) or _STRUCTURE_RE.search(tail)
         hits.append(("rule:extract", "extraction", 2.0 if structured else 1.0))
     if len(text) > _PASSAGE_CHARS + _QUESTION_CHARS and _GROUNDED_RE.search(low):  # text given
-        hits.append(("rule:about_given_text", "extraction", 1.5))
+        hits.append(("rule:about_given_text", "extraction", 2.5))
     if _asks_about_passage(text):
         hits.append(("rule:question_on_text", "extraction", 1.5))
     if _LABEL_RE.search(low) or _LABEL_RE.search(tail):
-        hits.append(("rule:label_text", "extraction", 2.0))
+        hits.append(("rule:label_text", "extraction", 3.0))
     # code, or a named language: a request for a program, whatever decision it weighs or
     # quantities its inputs hold ("a Python function to calculate the area ...")
     asks_program = code or bool(term)
@@ -704,6 +726,8 @@ def _rules(text: str) -> _Boosts:
         hits.append(("rule:argument", "reasoning", 2.0))
     if decision:
         hits.append(("rule:decision", "reasoning", 1.5))
+    if not asks_program and (_WHAT_IF_RE.search(low) or _WHAT_IF_RE.search(tail)):
+        hits.append(("rule:what_if", "reasoning", 1.5))
     if len(low) < 40 and _GREETING_RE.match(low.strip()):
         hits.append(("rule:greeting", "chat", 2.5))
     if not hits and _FACTUAL_QUESTION_RE.match(low.strip()):
