@@ -254,6 +254,33 @@ def test_logical_reasoning_question_stems_are_reasoning(stem: str) -> None:
     assert "rule:argument" in classify_text(passage + stem).signals
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [  # LogicBench's and AR-LSAT's training prompts (their folds' errors)
+        "If someone is exhausted , then they will sleep for hours . If mike is exhausted , "
+        "does this imply that he will sleep for hours?",
+        "If someone visits the park, then they have to wear a mask. If he doesn't have to "
+        "wear a mask, does this imply that john doesn't visit the park?",
+        "Six representatives sit in chairs 1 through 6. The following conditions apply: "
+        "Poirier sits immediately next to Neri. Which one of the following seating "
+        "arrangements would NOT violate the stated conditions?",
+    ],
+)
+def test_entailment_over_stated_premises_is_reasoning(prompt: str) -> None:
+    result = classify_text(prompt)
+    assert result.task == "reasoning"
+    assert "rule:argument" in result.signals
+
+
+def test_entailment_stems_leave_personal_questions_alone() -> None:
+    for text in (
+        "My landlord kept my deposit. Does this mean I can sue him?",
+        "What rules apply to carry-on luggage?",
+        "Is it true that goldfish have a three-second memory?",
+    ):
+        assert "rule:argument" not in classify_text(text).signals, text
+
+
 def test_naming_a_framework_or_language_leans_to_coding() -> None:
     result = classify_text("Using Vue3 and tailwindcss, I want a top menu with nested submenus.")
     assert result.task == "coding"
@@ -324,6 +351,12 @@ def test_a_supposed_change_and_its_effect_is_reasoning() -> None:
         "The smaller a population is, the more allele frequencies drift. Will a larger "
         "population drift more or less?",
         "If I double the voltage, will the current increase or decrease?",
+        "In a series circuit, the resistance increases as more resistors are added in series."
+        "\n\nDerek subtracts several resistors from his project within his series circuit, "
+        "so therefore, within the series circuit, the resistance will have increased or "
+        "decreased?",
+        "If greenhouse gases in the atmosphere were to be doubled, Earth will become cooler "
+        "or warmer?",
     ):
         assert "rule:what_if" in classify_text(what_if).signals
     for not_what_if in ("The report is more or less done.", "Suppose you are a pirate."):

@@ -560,7 +560,16 @@ _ARGUMENT_RE = re.compile(
     r"contradiction)|parallel(?:s| to)? (?:the )?(?:reasoning|argument|"
     r"pattern)|pattern of reasoning|principles?,? if valid|"
     r"(?:argument|reasoning) proceeds by|method of (?:reasoning|argument)|"
-    r"according to the (?:above )?definition|(?:fits|meets|matches) the definition)\b"
+    r"according to the (?:above )?definition|(?:fits|meets|matches) the definition|"
+    # entailment asked of stated premises (LogicBench) and the set-up of a logic game
+    # (AR-LSAT), read from those folds' held-out errors (not FOLIO's: its questions are
+    # wrappers.json's phrasings, so a rule matching them would flatter its fold)
+    r"does (?:this|that|it) (?:imply|entail)|does (?:this|that|it) (?:mean|follow) that|"
+    r"according to the following (?:conditions|restrictions|constraints|rules)|"
+    r"given these (?:conditions|restrictions|constraints))\b"
+    # the rules of a game, announced before their list
+    r"|\b(?:conditions|restrictions|constraints|rules) (?:govern|apply|hold|must be "
+    r"(?:observed|met|followed))\b[^.:?\n]{0,100}:"
 )
 
 #: a short factual question as typed into a search box ("who wrote the song stop the world",
@@ -574,15 +583,21 @@ _FACTUAL_QUESTION_RE = re.compile(
 _HYPOTHETICAL_RE = re.compile(
     r"^(?:could|would|might)\b(?![^\n]*\b(?:i|me|my|you|your|we|us|our)\b)[^\n?]{5,150}\?$"
 )
+#: a direction of change or a comparison, two of which are offered as the answer ("will the
+#: resistance have increased or decreased?", "will Earth become cooler or warmer?")
+_COMPARATIVE = (
+    r"(?:increas(?:es?|ed|ing)|decreas(?:es?|ed|ing)|more|less|larger|smaller|bigger|weaker"
+    r"|stronger|higher|lower|faster|slower|greater|fewer|hotter|colder|warmer|cooler|heavier"
+    r"|lighter|closer|farther|further|longer|shorter|louder|quieter|easier|harder|thicker"
+    r"|thinner|brighter|dimmer|rise|fall|grow|shrink)"
+)
 #: a what-if: a change supposed, its effect asked ("suppose more rain falls, how will it affect
 #: ...", "... will the current increase or decrease?"): a stated relation to apply
 _WHAT_IF_RE = re.compile(
     r"\bsuppose\b[^.?\n]{3,150}\bhow (?:will|would|does) (?:it|this|that) "
     r"(?:affect|influence|change)"
     r"|\bsupposed perturbation\b"
-    r"|\b(?:increases?|decreases?|more|less|larger|smaller|bigger|weaker|stronger|higher|lower"
-    r"|faster|slower|greater|fewer)\s+or\s+(?:increases?|decreases?|more|less|larger|smaller"
-    r"|bigger|weaker|stronger|higher|lower|faster|slower|greater|fewer)\s*\?"
+    rf"|\b{_COMPARATIVE}\s+or\s+{_COMPARATIVE}\s*\?"
 )
 
 _Boosts = list[tuple[str, str, float]]  # (signal, task, logit boost)
