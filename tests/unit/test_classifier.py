@@ -274,7 +274,8 @@ def test_entailment_over_stated_premises_is_reasoning(prompt: str) -> None:
 
 def test_entailment_stems_leave_personal_questions_alone() -> None:
     for text in (
-        "My landlord kept my deposit. Does this mean I can sue him?",
+        "My landlord kept my deposit. Does this mean that I can sue him?",
+        "What does it mean that we are approaching the fiscal cliff?",
         "What rules apply to carry-on luggage?",
         "Is it true that goldfish have a three-second memory?",
     ):

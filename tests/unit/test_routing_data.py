@@ -144,10 +144,12 @@ def test_creative_writing_and_role_play_requests_reach_the_target() -> None:
 
 def test_argument_analysis_after_a_passage_is_mostly_reasoning() -> None:
     # LogiQA 2.0: a passage on any subject, then "Which of the following, if true, ...": the
-    # passage's vocabulary pulled these to knowledge, extraction and summarization.
+    # passage's vocabulary pulled these to knowledge, extraction and summarization. At 0.603
+    # since 2026-12-03; the target is 0.75, but no source of such passages can be trained on
+    # here (the README's "where it is weak"), so this guards what there is.
     rows = _benchmark(("logiqa2-dev", ""))
     assert len(rows) == 300
-    assert _recall(rows, "reasoning") >= 0.4
+    assert _recall(rows, "reasoning") >= 0.58
 
 
 def _reasoning_puzzles() -> list[dict[str, str]]:

@@ -564,7 +564,10 @@ _ARGUMENT_RE = re.compile(
     # entailment asked of stated premises (LogicBench) and the set-up of a logic game
     # (AR-LSAT), read from those folds' held-out errors (not FOLIO's: its questions are
     # wrappers.json's phrasings, so a rule matching them would flatter its fold)
-    r"does (?:this|that|it) (?:imply|entail)|does (?:this|that|it) (?:mean|follow) that|"
+    r"does (?:this|that|it) (?:imply|entail)|"
+    # ... not "what does it mean that", nor a question about the asker's own case
+    r"(?<!what )(?<!how )does (?:this|that|it) (?:mean|follow) that"
+    r"(?! (?:i|we|you|my|our|me|us)\b)|"
     r"according to the following (?:conditions|restrictions|constraints|rules)|"
     r"given these (?:conditions|restrictions|constraints))\b"
     # the rules of a game, announced before their list
