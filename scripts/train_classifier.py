@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/train_classifier.py                   # LOSO, then train on all
     .venv/bin/python scripts/train_classifier.py --temperature 1.3 # skip LOSO
+    .venv/bin/python scripts/train_classifier.py --held-out H.jsonl.gz  # keep LOSO's logits
 
 Reads every ``data/routing/train/**/*.jsonl`` (public sources under ``public/``, rebuilt by
 ``scripts/build_routing_data.py``; the project's supplements beside them). First a
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, help="use this instead of fitting one")
     parser.add_argument("--out", type=Path, default=classifier.WEIGHTS_PATH)
     parser.add_argument("--report", type=Path, help="write the LOSO report here as JSON")
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        help="keep LOSO's held-out logits (before the rules) here, for scripts/replay_rules.py",
+    )
     args = parser.parse_args(argv)
     config = training.TrainingConfig(epochs=args.epochs, lr=args.lr, decay=args.decay)
     examples = training.load_examples(args.train)
@@ -44,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     temperature = args.temperature
     if temperature is None:
-        predictions = training.leave_one_source_out(examples, config, progress=training.log)
+        held_out = training.held_out_logits(examples, config, progress=training.log)
+        if args.held_out:
+            training.save_held_out(held_out, args.held_out)
+        predictions = training.replay(held_out)
         temperature = training.fit_temperature(predictions)
         report = training.loso_report(predictions, temperature)
         training.log(f"LOSO macro-F1 {report['pooled']['macro_f1']:.3f}; T {temperature}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.routing import training
+from modelyard.routing import classifier, training
 from modelyard.routing.classifier import TASKS, classify_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,19 +203,49 @@ def _example(prompt: str, task: str, source: str, public: bool = True) -> traini
     return training.Example(prompt, task, source, public)
 
 
-def test_leave_one_source_out_scores_each_public_source_with_a_model_that_never_saw_it() -> None:
-    examples = [
+def _two_sources() -> list[training.Example]:
+    return [
         *(_example(f"write a python function number {i}", "coding", "a") for i in range(20)),
         *(_example(f"solve the equation x + {i} = 9", "math", "b") for i in range(20)),
         *(_example(f"def f{i}(): return {i}", "coding", "ours", public=False) for i in range(5)),
         *(_example(f"integrate x^{i} dx", "math", "ours", public=False) for i in range(5)),
     ]
+
+
+def test_leave_one_source_out_scores_each_public_source_with_a_model_that_never_saw_it() -> None:
     config = training.TrainingConfig(epochs=3)
-    predictions = training.leave_one_source_out(examples, config)
+    predictions = training.leave_one_source_out(_two_sources(), config)
     assert Counter(p.source for p in predictions) == {"a": 20, "b": 20}
     report = training.loso_report(predictions, training.fit_temperature(predictions))
     assert set(report["by_source"]) == {"a", "b"}
     assert sum(row["n"] for row in report["reliability"]) == 40
+
+
+def test_replayed_held_out_logits_give_the_runtime_classifiers_scores(tmp_path: Path) -> None:
+    # scripts/replay_rules.py scores a change to the rules from stored logits; it must give
+    # what the runtime classifier gives with each fold's weights, rules included.
+    examples = [
+        *_two_sources(),
+        _example("Translate 'good morning' into French.", "translation", "a"),
+        _example("```python\nprint(1)\n```\nWhy does this fail?", "coding", "b"),
+    ]
+    config = training.TrainingConfig(epochs=3)
+    path = tmp_path / "held-out.jsonl.gz"
+    training.save_held_out(training.held_out_logits(examples, config), path)
+    replayed = training.replay(training.load_held_out(path))
+    for source in ("a", "b"):
+        others = [e for e in examples if e.source != source]
+        classifier.use_weights(training.train_weights(others, config))
+        try:
+            runtime = [
+                tuple(classifier.task_scores([{"role": "user", "content": e.prompt}]))
+                for e in examples
+                if e.source == source
+            ]
+        finally:
+            classifier.use_weights(None)
+        assert [p.scores for p in replayed if p.source == source] == runtime
+    assert any(any(classifier.rule_boosts(e.prompt)) for e in examples)  # rules did fire
 
 
 def test_temperature_softens_overconfident_scores() -> None:

@@ -800,6 +800,21 @@ def _scored(text: str) -> tuple[tuple[float, ...], tuple[tuple[str, str, float],
     return tuple(_get_model().logits(text)), tuple(_rules(text))
 
 
+def model_logits(text: str) -> list[float]:
+    """One message's logits from the linear model alone, before the rules (for training)."""
+    return list(_scored(text)[0])
+
+
+def rule_boosts(text: str) -> list[float]:
+    """Each class's boost from the rules that fire on one user message: with
+    ``model_logits`` it sums to ``task_scores`` of that message. The rules are not trained on,
+    so held-out logits stored once can be re-scored with changed rules in seconds."""
+    boosts = [0.0] * len(TASKS)
+    for _, task, boost in _rules(text):
+        boosts[TASKS.index(task)] += boost
+    return boosts
+
+
 def task_scores(
     messages: list[dict[str, Any]], *, has_tools: bool = False, json_output: bool = False
 ) -> list[float]:

@@ -12,15 +12,19 @@ with 3,000 prompts of one style must not teach the model that the style is the c
 120 real user requests weigh as much as it does.
 
 Leave-one-source-out (LOSO) is the generalisation measure: for each public source, train on
-all the others and classify the held-out source's prompts with the real runtime classifier
-(rules, weights quantised to int8). The softmax temperature is then fitted to those
+all the others and classify the held-out source's prompts with the runtime classifier's
+model (weights quantised to int8) and rules. The softmax temperature is then fitted to those
 held-out predictions, so the confidence the router reports is calibrated on unseen sources.
+The rules are not trained on, so the held-out logits can be stored before the rules are
+added (``save_held_out``) and a change to the rules scored over every fold in seconds
+(``replay``; ``scripts/replay_rules.py``).
 
 numpy and scipy are dev dependencies; the runtime classifier needs neither.
 """
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import math
@@ -201,16 +205,55 @@ class Prediction:
         return classifier.TASKS[max(range(len(self.scores)), key=self.scores.__getitem__)]
 
 
-def predict(blob: bytes, rows: Iterable[tuple[str, str, str]]) -> list[Prediction]:
-    """Classify (prompt, gold, source) rows with these weights through the runtime code."""
-    classifier.use_weights(blob)
-    try:
-        return [
-            Prediction(gold, tuple(classifier.task_scores([{"role": "user", "content": p}])), s)
-            for p, gold, s in rows
-        ]
-    finally:
-        classifier.use_weights(None)
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """A held-out prompt and its fold model's logits, before the rules."""
+
+    prompt: str
+    gold: str
+    source: str
+    logits: tuple[float, ...]
+
+
+def held_out_logits(
+    examples: Sequence[Example],
+    config: TrainingConfig,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[HeldOut]:
+    """Every public source's prompts with the logits of a model that never saw that source
+    (int8 weights, as the runtime reads them); the rules are added by ``replay``."""
+    matrix = feature_matrix([e.prompt for e in examples])
+    sources = sorted({e.source for e in examples if e.public})
+    out: list[HeldOut] = []
+    for n, source in enumerate(sources, 1):
+        keep = [i for i, e in enumerate(examples) if e.source != source]
+        classifier.use_weights(
+            train_weights([examples[i] for i in keep], config, matrix=matrix[keep])
+        )
+        try:
+            held = [e for e in examples if e.source == source]
+            out.extend(
+                HeldOut(e.prompt, e.task, e.source, tuple(classifier.model_logits(e.prompt)))
+                for e in held
+            )
+        finally:
+            classifier.use_weights(None)
+        progress(f"[{n}/{len(sources)}] held out {source}: {len(held)} prompts")
+    return out
+
+
+def replay(rows: Iterable[HeldOut]) -> list[Prediction]:
+    """Held-out predictions: the stored logits plus the rules as they are now. The rules are
+    not trained on, so this scores a change to them over every fold in seconds, with the
+    figures a full leave-one-source-out run would give."""
+    return [
+        Prediction(
+            r.gold,
+            tuple(a + b for a, b in zip(r.logits, classifier.rule_boosts(r.prompt), strict=True)),
+            r.source,
+        )
+        for r in rows
+    ]
 
 
 def leave_one_source_out(
@@ -219,16 +262,22 @@ def leave_one_source_out(
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[Prediction]:
     """Held-out predictions for every public source, each from a model that never saw it."""
-    matrix = feature_matrix([e.prompt for e in examples])
-    sources = sorted({e.source for e in examples if e.public})
-    out: list[Prediction] = []
-    for n, source in enumerate(sources, 1):
-        keep = [i for i, e in enumerate(examples) if e.source != source]
-        blob = train_weights([examples[i] for i in keep], config, matrix=matrix[keep])
-        held = [(e.prompt, e.task, e.source) for e in examples if e.source == source]
-        out.extend(predict(blob, held))
-        progress(f"[{n}/{len(sources)}] held out {source}: {len(held)} prompts")
-    return out
+    return replay(held_out_logits(examples, config, progress))
+
+
+def save_held_out(rows: Iterable[HeldOut], path: Path) -> None:
+    """Held-out logits as gzipped JSON lines (floats round-trip exactly)."""
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        for r in rows:
+            out.write(json.dumps([r.prompt, r.gold, r.source, r.logits]) + "\n")
+
+
+def load_held_out(path: Path) -> list[HeldOut]:
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [
+            HeldOut(p, gold, source, tuple(logits))
+            for p, gold, source, logits in map(json.loads, lines)
+        ]
 
 
 def _probabilities(scores: Sequence[float], temperature: float) -> list[float]:
