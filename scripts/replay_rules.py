@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
     predictions = training.replay(training.load_held_out(args.held_out))
-    temperature = args.temperature or training.fit_temperature(predictions)
+    temperature = args.temperature
+    if temperature is None:
+        temperature = training.fit_temperature(predictions)
     report = training.loso_report(predictions, temperature)
     pooled = report["pooled"]
     print(
