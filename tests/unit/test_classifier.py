@@ -256,7 +256,7 @@ def test_logical_reasoning_question_stems_are_reasoning(stem: str) -> None:
 
 @pytest.mark.parametrize(
     "prompt",
-    [  # LogicBench's and AR-LSAT's training prompts (their folds' errors)
+    [  # LogicBench's and AR-LSAT's training prompts (their folds' errors; the last condensed)
         "If someone is exhausted , then they will sleep for hours . If mike is exhausted , "
         "does this imply that he will sleep for hours?",
         "If someone visits the park, then they have to wear a mask. If he doesn't have to "
