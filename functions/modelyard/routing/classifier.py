@@ -802,7 +802,7 @@ def _scored(text: str) -> tuple[tuple[float, ...], tuple[tuple[str, str, float],
 
 def model_logits(text: str) -> list[float]:
     """One message's logits from the linear model alone, before the rules (for training)."""
-    return list(_scored(text)[0])
+    return _get_model().logits(text)
 
 
 def rule_boosts(text: str) -> list[float]:
