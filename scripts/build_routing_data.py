@@ -386,9 +386,9 @@ def read_choice_questions(
             yield _with_choices(question.strip(), choices, rng), spec["task"], f"{path}:{i}"
 
 
-def read_mmlu_dev(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
-    """MMLU's dev split (five questions a subject; the test split is never read): the subject,
-    from the file name, decides between math and knowledge."""
+def read_mmlu(snap: Snapshot, spec: dict[str, Any], rng: random.Random) -> Iterator[Row]:
+    """MMLU's dev split (five questions a subject), or its test split as an evaluation file
+    (never trained on): the subject, from the file name, decides between math and knowledge."""
     for name in snap.listdir(spec["path"]):
         task = _label(spec["rules"], name)
         if not task:

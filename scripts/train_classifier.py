@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--decay", type=float, default=defaults.decay)
     parser.add_argument("--temperature", type=float, help="use this instead of fitting one")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="another mini-batch order: how far figures move with nothing else changed",
+    )
     parser.add_argument("--out", type=Path, default=classifier.WEIGHTS_PATH)
     parser.add_argument("--report", type=Path, help="write the LOSO report here as JSON")
     parser.add_argument(
@@ -43,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep LOSO's held-out logits (before the rules) here, for scripts/replay_rules.py",
     )
     args = parser.parse_args(argv)
-    config = training.TrainingConfig(epochs=args.epochs, lr=args.lr, decay=args.decay)
+    config = training.TrainingConfig(
+        epochs=args.epochs, lr=args.lr, decay=args.decay, seed=args.seed
+    )
     examples = training.load_examples(args.train)
     counts = Counter(e.task for e in examples)
     training.log(f"{len(examples)} examples: " + ", ".join(f"{t}={counts[t]}" for t in counts))

@@ -91,6 +91,34 @@ def test_more_question_forms_ask_for_a_quantity() -> None:
     assert "rule:word_problem" not in versions.signals
 
 
+def test_a_multiple_choice_questions_options_are_not_its_request() -> None:
+    # MMLU's test questions as users paste them: figures in the options made a word problem,
+    # and long options a passage to answer from (extraction), where the question is knowledge
+    figures = (
+        "As of 2019, unsafe water is responsible for about how many deaths each year?\n"
+        "A. 1.2 million\nB. 2.4 million\nC. 3.6 million\nD. 4.8 million\nAnswer:"
+    )
+    assert "rule:word_problem" not in classify_text(figures).signals
+    long_options = (
+        "What are the criteria for statehood under the 1933 Montevideo Convention?\n"
+        "A) It requires that the entity in question is not an aggressor and that it is "
+        "peaceful\nB) It requires recognition by the majority of other nations\nC) It "
+        "requires a permanent population, a defined territory, a government and a capacity "
+        "to enter into foreign relations\nD) It requires stable and indissoluble borders as "
+        "well as recognition"
+    )
+    assert "rule:question_on_text" not in classify_text(long_options).signals
+    # the quantities of a word problem are in its statement, listed options or not (AQuA)
+    stated = (
+        "A train covers 120 km in 2 hours and then 180 km in 3 hours. What is its average "
+        "speed?\nA) 50 km/h\nB) 60 km/h\nC) 70 km/h\nD) 80 km/h"
+    )
+    assert "rule:word_problem" in classify_text(stated).signals
+    # lettered lines that do not end the message are not its options
+    plan = "Which is best for my savings?\na) buy a house\nb) rent and invest\nWhy?"
+    assert classifier._without_choices(plan) == plan
+
+
 def test_a_program_that_calculates_is_coding_not_a_word_problem() -> None:
     # Code Alpaca held out: "Create a Python function to calculate ..." with its inputs read
     # as a word problem (47 of 4,000 went to maths)

@@ -15,8 +15,6 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pytest
-
 from modelyard.routing import classifier, training
 from modelyard.routing.classifier import TASKS, classify_text
 
@@ -145,11 +143,13 @@ def test_creative_writing_and_role_play_requests_reach_the_target() -> None:
 def test_argument_analysis_after_a_passage_is_mostly_reasoning() -> None:
     # LogiQA 2.0: a passage on any subject, then "Which of the following, if true, ...": the
     # passage's vocabulary pulled these to knowledge, extraction and summarization. At 0.603
-    # since 2026-12-03; the target is 0.75, but no source of such passages can be trained on
-    # here (the README's "where it is weak"), so this guards what there is.
+    # from 2026-12-03; 0.567 since the retrain of 2026-12-04 without MMLU's test questions
+    # (0.560, 0.557 and 0.503 with mini-batch seeds 1 to 3: the 0.603 was a lucky draw). The
+    # target is 0.75, but no source of such passages can be trained on here (the README's
+    # "where it is weak"), so this guards what there is.
     rows = _benchmark(("logiqa2-dev", ""))
     assert len(rows) == 300
-    assert _recall(rows, "reasoning") >= 0.58
+    assert _recall(rows, "reasoning") >= 0.55
 
 
 def _reasoning_puzzles() -> list[dict[str, str]]:
@@ -191,8 +191,10 @@ def test_a_question_with_its_context_typed_on_one_line_is_mostly_knowledge() -> 
     assert _recall(rows, "knowledge") >= 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="a why or would question reads as reasoning")
 def test_a_question_with_the_askers_own_context_reaches_the_target() -> None:
+    # A strict xfail until the retrain of 2026-12-04 (0.784); but the same data trained with
+    # mini-batch seeds 1 to 3 gives 0.727, 0.763 and 0.773, so the target is met by these
+    # weights, not yet by the method
     assert _recall(_reddit_questions(), "knowledge") >= 0.75
 
 

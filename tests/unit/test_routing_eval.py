@@ -146,6 +146,25 @@ def test_eval_routing_on_a_labelled_file(tmp_path: Path, capsys: pytest.CaptureF
     assert "macro-F1 1.000" in capsys.readouterr().out
 
 
+def test_eval_routing_pools_files_and_keeps_the_sources_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    first = _write(tmp_path / "a.jsonl", [{"prompt": "hello!", "task": "chat", "source": "x:1"}])
+    rows = [
+        {"prompt": "Solve 3x + 1 = 7", "task": "math", "source": "y:2"},
+        {"prompt": "Translate 'good night' into French.", "task": "translation", "source": "z"},
+    ]
+    second = _write(tmp_path / "b.jsonl", rows)
+    assert _run(["eval", "routing", "--data", first, second, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 3 and set(report["by_source"]) == {"x", "y", "z"}
+    assert _run(["eval", "routing", "--data", first, second, "--sources", "x,y", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 2 and set(report["by_source"]) == {"x", "y"}
+    with pytest.raises(SystemExit, match="has no rows of those sources"):
+        _run(["eval", "routing", "--data", first, "--sources", "w"])
+
+
 def test_eval_routing_on_per_model_scores(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     prompts = ["Prove that sqrt(2) is irrational.", "hi", "What is the capital of Peru?", "ok"]
     rows = [

@@ -102,6 +102,15 @@ _TITLE_BODY_CHARS = 30  # an opening question, then at least this much text
 # its asker's context (knowledge) from a question on a pasted passage (extraction).
 _TITLE_REPEAT = 4
 _QUESTION_END_RE = re.compile(r"\?\s")
+# A multiple-choice question's options, listed at its end one a line ("A. 1.2 million",
+# "(B) deduction", "c) the UN Charter"): answers to choose from, not the request. The rules
+# read the question without them, so options holding figures do not make a word problem,
+# nor long options a passage to answer from.
+_CHOICES_RE = re.compile(
+    r"\n[ \t]*\(?[Aa][.):][^\n]*(?:\n[ \t]*\(?[B-Hb-h][.):][^\n]*)+"
+    r"(?:\s*\n[ \t]*[Aa]nswer:?)?\s*$"
+)
+_CHOICES_CHARS = 2000  # options are looked for this far from a message's end
 _SHAPE_FIGURE_CHARS = 1500  # figures are counted this far into a text
 _DIGITS = str.maketrans("0123456789", "0000000000")
 
@@ -292,7 +301,10 @@ def pack_weights(
 
 
 def _unpack(blob: bytes) -> _Model:
-    magic, fmt, feat, bits, n_classes, names_len = _HEADER.unpack_from(blob)
+    try:
+        magic, fmt, feat, bits, n_classes, names_len = _HEADER.unpack_from(blob)
+    except struct.error as exc:
+        raise ValueError("not a classifier weights file") from exc
     if magic != MAGIC or fmt != FORMAT_VERSION or feat != FEATURE_VERSION or bits != BUCKET_BITS:
         raise ValueError("classifier.bin does not match this classifier version; retrain it")
     offset = _HEADER.size
@@ -639,6 +651,13 @@ def _asks_about_passage(text: str) -> bool:
     )
 
 
+def _without_choices(text: str) -> str:
+    """The text without the options of a multiple-choice question listed at its end."""
+    start = max(len(text) - _CHOICES_CHARS, 0)
+    choices = _CHOICES_RE.search(text, start)
+    return text[: choices.start()] if choices else text
+
+
 def _matches(pattern: re.Pattern[str], text: str, limit: int) -> int:
     """How many times ``pattern`` matches ``text``, counting no further than ``limit``."""
     return sum(1 for _ in islice(pattern.finditer(text), limit))
@@ -646,6 +665,7 @@ def _matches(pattern: re.Pattern[str], text: str, limit: int) -> int:
 
 def _rules(text: str) -> _Boosts:
     """Strong-signal rules over one message: (signal, task, boost) for each that fires."""
+    text = _without_choices(text)
     head = text[:_RULE_CHARS]
     low = head.lower()
     hits: _Boosts = []

@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         "router.",
     )
     target = routing.add_mutually_exclusive_group(required=True)
-    target.add_argument("--data", metavar="FILE", help="JSONL file")
+    target.add_argument("--data", metavar="FILE", nargs="+", help="JSONL file(s), scored together")
     target.add_argument(
         "--loso",
         nargs="?",
@@ -53,6 +53,14 @@ def register(subparsers: Any) -> None:
         help="leave-one-source-out over the training data (default data/routing/train): "
         "train without each public source, score it, report per source and per class "
         "(needs the dev extra: numpy, scipy; a few minutes)",
+    )
+    routing.add_argument(
+        "--sources",
+        metavar="NAME,...",
+        help="score only the rows of these sources (a row's source up to its first ':')",
+    )
+    routing.add_argument(
+        "--weights", metavar="FILE", help="score with these classifier weights, not the shipped"
     )
     routing.add_argument("--field", default="prompt", help="prompt field (default: prompt)")
     routing.add_argument("--label-field", default="task", help="gold label field (default: task)")
@@ -115,32 +123,45 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _eval_routing(args: argparse.Namespace) -> int:
-    from modelyard.routing import evaluation
+    from modelyard.routing import classifier, evaluation
     from modelyard.routing.classifier import classify_text
 
     if args.loso:
         return _eval_loso(args)
-    if not Path(args.data).is_file():
-        raise SystemExit(f"modelyard: no such file: {args.data}")
-    rows = [row for _, row in _read_jsonl(args.data)]
+    if args.weights:
+        try:
+            classifier.use_weights(Path(args.weights).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"modelyard: cannot use weights {args.weights}: {exc}") from exc
+    rows = []
+    for path in args.data:
+        if not Path(path).is_file():
+            raise SystemExit(f"modelyard: no such file: {path}")
+        for number, row in _read_jsonl(path):
+            if not isinstance(row.get(args.field), str):
+                raise SystemExit(f"modelyard: {path}: row {number} has no string {args.field!r}")
+            rows.append(row)
+    name = " ".join(args.data)
+    if args.sources:
+        keep = set(args.sources.split(","))
+        rows = [row for row in rows if _source(row) in keep]
     if not rows:
-        raise SystemExit(f"modelyard: {args.data} has no rows")
-    missing = next((i for i, r in enumerate(rows, 1) if not isinstance(r.get(args.field), str)), 0)
-    if missing:
-        raise SystemExit(f"modelyard: {args.data}: row {missing} has no string {args.field!r}")
+        which = " of those sources" if args.sources else ""
+        raise SystemExit(f"modelyard: {name} has no rows{which}")
 
     scored = all(isinstance(r.get("correct"), dict) and len(r["correct"]) >= 2 for r in rows)
     labelled = all(isinstance(r.get(args.label_field), str) for r in rows)
     if scored:
         report = _cost_quality(rows, args.field, evaluation)
         if args.plot:
-            evaluation.plot_cost_quality(report, args.plot, title=Path(args.data).name)
+            title = ", ".join(Path(path).name for path in args.data)
+            evaluation.plot_cost_quality(report, args.plot, title=title)
             _progress(f"wrote {args.plot}")
         print(json.dumps(report, indent=2) if args.json else _format_cost_quality(report))
         return 0
     if not labelled:
         raise SystemExit(
-            f"modelyard: {args.data}: every row needs {args.label_field!r} (labelled prompts) "
+            f"modelyard: {name}: every row needs {args.label_field!r} (labelled prompts) "
             "or 'correct': {model: bool, ...} (per-model scores)"
         )
     if args.plot:
@@ -148,7 +169,7 @@ def _eval_routing(args: argparse.Namespace) -> int:
     by_source: dict[str, list[tuple[str, str]]] = {}
     for i, row in enumerate(rows, 1):
         pair = (row[args.label_field], classify_text(row[args.field]).task)
-        by_source.setdefault(str(row.get("source", "")).split(":")[0], []).append(pair)
+        by_source.setdefault(_source(row), []).append(pair)
         if i % PROGRESS_EVERY == 0:
             _progress(f"classified {i}/{len(rows)}")
     report = evaluation.classification_report(p for pairs in by_source.values() for p in pairs)
@@ -158,6 +179,11 @@ def _eval_routing(args: argparse.Namespace) -> int:
         }
     print(json.dumps(report, indent=2) if args.json else _format_classification(report))
     return 0
+
+
+def _source(row: dict[str, Any]) -> str:
+    """A row's source without its detail ("arena-hard-v0.1:04ba0aeb" is "arena-hard-v0.1")."""
+    return str(row.get("source", "")).split(":")[0]
 
 
 def _eval_loso(args: argparse.Namespace) -> int:

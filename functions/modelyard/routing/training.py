@@ -58,6 +58,7 @@ class TrainingConfig:
     lr: float = 0.03
     decay: float = 0.1  # decoupled weight decay
     batch: int = 1024
+    seed: int = SEED  # the order mini-batches are drawn in
 
 
 def load_examples(train_dir: Path) -> list[Example]:
@@ -141,7 +142,7 @@ def fit(matrix: Any, labels: Any, weights: Any, config: TrainingConfig) -> tuple
     w = np.zeros((matrix.shape[1], n_classes))
     b = np.zeros(n_classes)
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(config.seed)
     step = 0
     for _ in range(config.epochs):
         order = rng.permutation(matrix.shape[0])
