@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         help="score only the rows of these sources (a row's source up to its first ':')",
     )
     routing.add_argument(
-        "--weights", metavar="FILE", help="score with these classifier weights, not the shipped"
+        "--weights", metavar="FILE", help="score with this weights file instead of classifier.bin"
     )
     routing.add_argument("--field", default="prompt", help="prompt field (default: prompt)")
     routing.add_argument("--label-field", default="task", help="gold label field (default: task)")
