@@ -571,6 +571,13 @@ def test_weights_of_another_feature_version_are_refused() -> None:
         classifier._unpack(bytes(blob))
 
 
+def test_a_file_that_is_not_whole_weights_is_refused_as_such() -> None:
+    blob = classifier.WEIGHTS_PATH.read_bytes()
+    for broken in (b"garbage", blob[: len(blob) // 2], blob[:-8]):
+        with pytest.raises(ValueError, match="not a classifier weights file"):
+            classifier._unpack(broken)
+
+
 def test_cached_word_scores_equal_scoring_every_feature() -> None:
     model = classifier._get_model()
     text = "Write a Rust function that merges two sorted vectors, then explain it."

@@ -165,6 +165,16 @@ def test_eval_routing_pools_files_and_keeps_the_sources_asked_for(
         _run(["eval", "routing", "--data", first, "--sources", "w"])
 
 
+def test_eval_routing_refuses_weights_it_cannot_use(tmp_path: Path) -> None:
+    data = _write(tmp_path / "l.jsonl", [{"prompt": "hello!", "task": "chat"}])
+    (tmp_path / "w.bin").write_bytes(b"garbage")
+    for weights, reason in ((tmp_path / "w.bin", "not a classifier"), (tmp_path / "no", "No such")):
+        with pytest.raises(SystemExit, match=f"cannot use weights .*{reason}"):
+            _run(["eval", "routing", "--data", data, "--weights", str(weights)])
+    with pytest.raises(SystemExit, match="go with --data, not --loso"):
+        _run(["eval", "routing", "--loso", str(tmp_path), "--weights", str(tmp_path / "w.bin")])
+
+
 def test_eval_routing_on_per_model_scores(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     prompts = ["Prove that sqrt(2) is irrational.", "hi", "What is the capital of Peru?", "ok"]
     rows = [

@@ -303,17 +303,18 @@ def pack_weights(
 def _unpack(blob: bytes) -> _Model:
     try:
         magic, fmt, feat, bits, n_classes, names_len = _HEADER.unpack_from(blob)
-    except struct.error as exc:
+        if (magic, fmt, feat, bits) != (MAGIC, FORMAT_VERSION, FEATURE_VERSION, BUCKET_BITS):
+            raise ValueError("classifier.bin does not match this classifier version; retrain it")
+        offset = _HEADER.size
+        classes = tuple(blob[offset : offset + names_len].decode("utf-8").split("\n"))
+        offset += names_len
+        temperature, *floats = struct.unpack_from(f"<{1 + 2 * n_classes}f", blob, offset)
+        raw = zlib.decompress(blob[offset + 4 + 8 * n_classes :])
+    except (struct.error, zlib.error, UnicodeDecodeError) as exc:
         raise ValueError("not a classifier weights file") from exc
-    if magic != MAGIC or fmt != FORMAT_VERSION or feat != FEATURE_VERSION or bits != BUCKET_BITS:
-        raise ValueError("classifier.bin does not match this classifier version; retrain it")
-    offset = _HEADER.size
-    classes = tuple(blob[offset : offset + names_len].decode("utf-8").split("\n"))
-    offset += names_len
-    temperature, *floats = struct.unpack_from(f"<{1 + 2 * n_classes}f", blob, offset)
-    offset += 4 + 8 * n_classes
-    raw = zlib.decompress(blob[offset:])
     size = 1 << bits
+    if len(raw) != n_classes * size:
+        raise ValueError("not a classifier weights file")
     rows = []
     for c in range(n_classes):
         row = array("b")

@@ -127,6 +127,8 @@ def _eval_routing(args: argparse.Namespace) -> int:
     from modelyard.routing.classifier import classify_text
 
     if args.loso:
+        if args.weights or args.sources:
+            raise SystemExit("modelyard: --weights and --sources go with --data, not --loso")
         return _eval_loso(args)
     if args.weights:
         try:
