@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--decay", type=float, default=defaults.decay)
+    parser.add_argument(
+        "--average-last",
+        type=float,
+        default=defaults.average_last,
+        help="average the iterates over this last share of the steps (0: keep the last one)",
+    )
     parser.add_argument("--temperature", type=float, help="use this instead of fitting one")
     parser.add_argument(
         "--seed",
@@ -50,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     config = training.TrainingConfig(
-        epochs=args.epochs, lr=args.lr, decay=args.decay, seed=args.seed
+        epochs=args.epochs,
+        lr=args.lr,
+        decay=args.decay,
+        seed=args.seed,
+        average_last=args.average_last,
     )
     examples = training.load_examples(args.train)
     counts = Counter(e.task for e in examples)

@@ -14,6 +14,9 @@ import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from modelyard.routing import classifier, training
 from modelyard.routing.classifier import TASKS, classify_text
@@ -133,18 +136,19 @@ def test_creative_writing_and_role_play_requests_reach_the_target() -> None:
     # 0.58 before Dolly, r/WritingPrompts and GPTeacher's role-play joined the training data;
     # 0.84 with them; 0.806 before Reddit's questions with their askers' context (reddit-asks)
     # joined, 0.774 with them (a lesson plan and a writer's question on social media, both
-    # asked as questions, went to knowledge). The target is 0.75; the guard sits just under
-    # what the weights reach.
+    # asked as questions, went to knowledge); 0.823 since the fit averages its last iterates.
+    # The target is 0.75; the guard sits just under what the weights reach.
     rows = _benchmark(*CREATIVE)
     assert len(rows) >= 50
-    assert _recall(rows, "writing") >= 0.77
+    assert _recall(rows, "writing") >= 0.80
 
 
 def test_argument_analysis_after_a_passage_is_mostly_reasoning() -> None:
     # LogiQA 2.0: a passage on any subject, then "Which of the following, if true, ...": the
     # passage's vocabulary pulled these to knowledge, extraction and summarization. At 0.603
     # from 2026-12-03; 0.567 since the retrain of 2026-12-04 without MMLU's test questions
-    # (0.560, 0.557 and 0.503 with mini-batch seeds 1 to 3: the 0.603 was a lucky draw). The
+    # (0.560, 0.557 and 0.503 with mini-batch seeds 1 to 3: the 0.603 was a lucky draw);
+    # 0.560 since the fit averages its last iterates (0.547 to 0.580 over seeds 1 to 3). The
     # target is 0.75, but no source of such passages can be trained on here (the README's
     # "where it is weak"), so this guards what there is.
     rows = _benchmark(("logiqa2-dev", ""))
@@ -221,6 +225,27 @@ def test_leave_one_source_out_scores_each_public_source_with_a_model_that_never_
     report = training.loso_report(predictions, training.fit_temperature(predictions))
     assert set(report["by_source"]) == {"a", "b"}
     assert sum(row["n"] for row in report["reliability"]) == 40
+
+
+def test_the_fitted_weights_are_the_mean_of_the_last_iterates() -> None:
+    # One mini-batch per epoch (the batch holds every row), so an iterate does not depend on
+    # the order and epoch k of a longer run is the end of a k-epoch run: averaging the last
+    # half of four steps must give the mean of the three- and four-epoch fits' last iterates.
+    examples = _two_sources()
+    matrix = training.feature_matrix([e.prompt for e in examples])
+    labels = np.array([TASKS.index(e.task) for e in examples])
+    weights = training.example_weights(examples)
+
+    def fitted(epochs: int, average_last: float) -> tuple[Any, Any]:
+        config = training.TrainingConfig(
+            epochs=epochs, batch=len(examples), average_last=average_last
+        )
+        return training.fit(matrix, labels, weights, config)
+
+    (w3, b3), (w4, b4) = fitted(3, 0.0), fitted(4, 0.0)
+    w, b = fitted(4, 0.5)
+    assert np.allclose(w, (w3 + w4) / 2) and np.allclose(b, (b3 + b4) / 2)
+    assert not np.allclose(w, w4)
 
 
 def test_replayed_held_out_logits_give_the_runtime_classifiers_scores(tmp_path: Path) -> None:

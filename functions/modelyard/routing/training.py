@@ -6,10 +6,12 @@ Training data is every ``*.jsonl`` under ``data/routing/train`` (fields ``prompt
 mapped seed tasks) sit beside them and are never held out.
 
 The model is a multinomial logistic regression over the classifier's hashed features,
-fitted by mini-batch AdamW. Each example is weighted so that every (source, class) group
-counts the same, whatever its size, and so every class counts the same in total: a source
-with 3,000 prompts of one style must not teach the model that the style is the class, and
-120 real user requests weigh as much as it does.
+fitted by mini-batch AdamW; the weights kept are the mean of the iterates over the last
+steps (Polyak-Ruppert averaging), not the last iterate, which at a constant learning rate
+moves with the order the last mini-batches happened to come in. Each example is weighted so
+that every (source, class) group counts the same, whatever its size, and so every class
+counts the same in total: a source with 3,000 prompts of one style must not teach the model
+that the style is the class, and 120 real user requests weigh as much as it does.
 
 Leave-one-source-out (LOSO) is the generalisation measure: for each public source, train on
 all the others and classify the held-out source's prompts with the runtime classifier's
@@ -59,6 +61,8 @@ class TrainingConfig:
     decay: float = 0.1  # decoupled weight decay
     batch: int = 1024
     seed: int = SEED  # the order mini-batches are drawn in
+    average_last: float = 0.4  # the share of the steps, at the end, whose iterates are averaged
+    # (0 keeps the last iterate alone)
 
 
 def load_examples(train_dir: Path) -> list[Example]:
@@ -143,6 +147,9 @@ def fit(matrix: Any, labels: Any, weights: Any, config: TrainingConfig) -> tuple
     b = np.zeros(n_classes)
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
     rng = np.random.default_rng(config.seed)
+    total = config.epochs * math.ceil(matrix.shape[0] / config.batch)
+    average_from = min(int(total * (1 - config.average_last)), total - 1)
+    w_sum, b_sum, averaged = np.zeros_like(w), np.zeros_like(b), 0
     step = 0
     for _ in range(config.epochs):
         order = rng.permutation(matrix.shape[0])
@@ -163,7 +170,11 @@ def fit(matrix: Any, labels: Any, weights: Any, config: TrainingConfig) -> tuple
                 v += 0.001 * g * g
                 p -= config.lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
             w *= 1.0 - config.lr * config.decay
-    return w, b
+            if step > average_from:
+                w_sum += w
+                b_sum += b
+                averaged += 1
+    return w_sum / averaged, b_sum / averaged
 
 
 def quantise(w: Any, b: Any, temperature: float = 1.0) -> bytes:
